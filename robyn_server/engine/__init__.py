@@ -1,0 +1,1 @@
+"""Graph loading and building, framework-free."""

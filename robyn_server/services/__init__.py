@@ -1,0 +1,1 @@
+"""Framework-free application services: validation rules and record building over storage."""

@@ -1,0 +1,24 @@
+"""The objects `create_app` builds once and hands to every route module."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from robyn_server.config import Settings
+from robyn_server.engine.graphs import GraphRegistry
+from robyn_server.services.assistants import AssistantService
+from robyn_server.services.threads import ThreadService
+from robyn_server.storage.base import Storage
+
+
+@dataclass
+class Services:
+    """Dependencies shared by the routes (no module-level singletons)."""
+
+    settings: Settings
+    storage: Storage
+    graphs: GraphRegistry
+    assistants: AssistantService
+    threads: ThreadService
+    started_at: float = field(default_factory=time.time)

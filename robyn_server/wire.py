@@ -1,0 +1,108 @@
+"""Record → wire shapes, exactly as the reference serves them (key order included)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from robyn_server.storage.base import Assistant, AssistantVersion, Cron, Run, Thread
+
+
+def iso(moment: datetime | None) -> str | None:
+    """ISO-8601 with microseconds and `+00:00`, like the reference."""
+    if moment is None:
+        return None
+    return moment.isoformat(timespec="microseconds")
+
+
+def assistant_to_wire(assistant: Assistant) -> dict[str, Any]:
+    """The Assistant object."""
+    return {
+        "assistant_id": assistant["assistant_id"],
+        "graph_id": assistant["graph_id"],
+        "config": assistant["config"],
+        "context": assistant["context"],
+        "metadata": assistant["metadata"],
+        "name": assistant["name"],
+        "created_at": iso(assistant["created_at"]),
+        "updated_at": iso(assistant["updated_at"]),
+        "version": assistant["version"],
+        "description": assistant["description"],
+    }
+
+
+def version_to_wire(version: AssistantVersion) -> dict[str, Any]:
+    """An assistant version object (no `updated_at`)."""
+    return {
+        "assistant_id": version["assistant_id"],
+        "version": version["version"],
+        "graph_id": version["graph_id"],
+        "config": version["config"],
+        "context": version["context"],
+        "metadata": version["metadata"],
+        "created_at": iso(version["created_at"]),
+        "name": version["name"],
+        "description": version["description"],
+    }
+
+
+def thread_to_wire(
+    thread: Thread,
+    *,
+    values: Any = None,
+    interrupts: dict[str, Any] | None = None,
+    include_values: bool = True,
+) -> dict[str, Any]:
+    """The Thread object; `error` and `interrupts` appear once the thread has had a run."""
+    wire: dict[str, Any] = {
+        "thread_id": thread["thread_id"],
+        "created_at": iso(thread["created_at"]),
+        "updated_at": iso(thread["updated_at"]),
+        "state_updated_at": iso(thread["state_updated_at"]),
+        "metadata": thread["metadata"],
+        "status": thread["status"],
+        "config": thread["config"],
+    }
+    if include_values:
+        wire["values"] = values
+    if thread["has_run"]:
+        wire["error"] = thread["error"]
+        wire["interrupts"] = interrupts or {}
+    return wire
+
+
+def run_to_wire(run: Run) -> dict[str, Any]:
+    """The Run object."""
+    return {
+        "run_id": run["run_id"],
+        "thread_id": run["thread_id"],
+        "assistant_id": run["assistant_id"],
+        "metadata": run["metadata"],
+        "status": run["status"],
+        "kwargs": run["kwargs"],
+        "multitask_strategy": run["multitask_strategy"],
+        "created_at": iso(run["created_at"]),
+        "updated_at": iso(run["updated_at"]),
+        "langsmith_session_name": None,
+    }
+
+
+def cron_to_wire(cron: Cron) -> dict[str, Any]:
+    """The Cron object (`next_run_date` without microseconds, like the reference)."""
+    next_run = cron["next_run_date"]
+    return {
+        "cron_id": cron["cron_id"],
+        "assistant_id": cron["assistant_id"],
+        "thread_id": cron["thread_id"],
+        "user_id": cron["user_id"],
+        "end_time": iso(cron["end_time"]),
+        "schedule": cron["schedule"],
+        "timezone": cron["timezone"],
+        "payload": cron["payload"],
+        "next_run_date": next_run.isoformat(timespec="seconds") if next_run else None,
+        "metadata": cron["metadata"],
+        "on_run_completed": cron["on_run_completed"],
+        "enabled": cron["enabled"],
+        "created_at": iso(cron["created_at"]),
+        "updated_at": iso(cron["updated_at"]),
+    }
