@@ -6,6 +6,7 @@ route as the route is registered), then the global middleware, then the routes.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,16 +17,21 @@ from robyn.robyn import Headers
 from robyn_server.auth import Authenticator
 from robyn_server.config import Settings
 from robyn_server.cors import CorsPolicy
+from robyn_server.engine.broker import RunBroker
 from robyn_server.engine.graphs import GraphRegistry
-from robyn_server.lifecycle import InFlight
+from robyn_server.engine.runs import RunManager
+from robyn_server.lifecycle import BackgroundTasks, InFlight, StreamTracker
 from robyn_server.middleware import RequestPipeline
-from robyn_server.routes import assistants, system, threads
+from robyn_server.routes import assistants, runs, state, system, threads
 from robyn_server.routes.router import ApiRouter
 from robyn_server.routing import RouteTable
 from robyn_server.services.assistants import AssistantService
 from robyn_server.services.container import Services
+from robyn_server.services.runs import RunService
+from robyn_server.services.state import StateService
 from robyn_server.services.threads import ThreadService
 from robyn_server.storage.memory import InMemoryStorage
+from robyn_server.webhooks import WebhookSender
 
 logger = logging.getLogger("robyn_server")
 
@@ -72,12 +78,29 @@ def create_app(settings: Settings, *, graphs: GraphRegistry | None = None) -> Se
 
     storage = InMemoryStorage()
     registry = graphs or load_graphs(settings)
+    broker = RunBroker(retention_seconds=settings.stream_retention_seconds)
+    webhooks = WebhookSender()
+    manager = RunManager(
+        storage=storage,
+        graphs=registry,
+        broker=broker,
+        max_concurrent_runs=settings.max_concurrent_runs,
+        retention_seconds=settings.stream_retention_seconds,
+        webhook=webhooks.send,
+    )
+    in_flight = InFlight()
+    assistant_service = AssistantService(storage, registry)
     services = Services(
         settings=settings,
         storage=storage,
         graphs=registry,
-        assistants=AssistantService(storage, registry),
+        assistants=assistant_service,
         threads=ThreadService(storage),
+        runs=RunService(storage, assistant_service, manager),
+        state=StateService(storage, registry, broker),
+        broker=broker,
+        in_flight=in_flight,
+        streams=StreamTracker(in_flight),
     )
     authenticator = Authenticator(
         supabase_url=settings.supabase_url,
@@ -100,16 +123,18 @@ def create_app(settings: Settings, *, graphs: GraphRegistry | None = None) -> Se
     app.before_request()(before_request)
 
     router = ApiRouter(app, table)
-    for module in (system, assistants, threads):
+    for module in (system, assistants, threads, state, runs):
         module.register(router, services)
 
-    in_flight = InFlight()
     server = ServerApp(app, services, authenticator, in_flight, router)
+    background = BackgroundTasks()
 
     @app.startup_handler
     async def on_startup() -> None:
         await storage.setup()
         await services.assistants.register_system_assistants()
+        background.start(_robyn_tick(), name="robyn-tick")
+        background.start(_thread_ttl_sweeper(services), name="thread-ttl")
         if not settings.auth_enabled:
             logger.warning(
                 "AUTHENTICATION IS OFF (no SUPABASE_URL / SUPABASE_JWT_SECRET): every request acts as one "
@@ -121,15 +146,39 @@ def create_app(settings: Settings, *, graphs: GraphRegistry | None = None) -> Se
 
     @app.shutdown_handler
     async def on_shutdown() -> None:
+        await manager.shutdown(settings.drain_seconds)
+        broker.close()
         drained = await in_flight.drained(settings.drain_seconds)
         if not drained:
             logger.warning(
                 "shutdown: %d requests still in flight after %.1fs", in_flight.count, settings.drain_seconds
             )
+        await background.stop()
+        await webhooks.aclose()
         await authenticator.aclose()
         await storage.aclose()
         logger.info("robyn-server stopped")
 
-    # Keeps pyo3 taking the GIL so abandoned stream generators get GeneratorExit promptly.
-    _ = Headers
     return server
+
+
+async def _robyn_tick() -> None:
+    """Call into the Rust extension twice a second.
+
+    pyo3 finalizes an abandoned stream generator (GeneratorExit, then our cleanup such as
+    `on_disconnect: cancel`) only when it next takes the GIL from Rust; on an idle server
+    that may be seconds away. This tick makes it happen within ~0.5 s.
+    """
+    while True:
+        await asyncio.sleep(0.5)
+        Headers({})
+
+
+async def _thread_ttl_sweeper(services: Services) -> None:
+    """Delete threads whose TTL has passed, once a minute."""
+    while True:
+        await asyncio.sleep(60)
+        try:
+            await services.threads.expire()
+        except Exception:
+            logger.exception("thread TTL sweep failed")

@@ -205,3 +205,93 @@ def select_fields(record: dict[str, Any], select: list[str] | None) -> dict[str,
     if not select:
         return record
     return {name: record[name] for name in select if name in record}
+
+
+# ---------------------------------------------------------------- runs
+
+
+class CheckpointRef(RequestModel):
+    checkpoint_id: str | None = None
+    checkpoint_ns: str = ""
+    checkpoint_map: dict[str, Any] | None = None
+    thread_id: str | None = None
+
+
+class CommandBody(RequestModel):
+    resume: Any = None
+    update: Any = None
+    goto: Any = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Only the fields the client actually sent (resume may legitimately be null)."""
+        return {key: getattr(self, key) for key in self.model_fields_set}
+
+
+InterruptNodes = list[str] | Literal["*"] | None
+
+
+class RunCreate(RequestModel):
+    """Body of every run-creating endpoint (stateful and stateless)."""
+
+    assistant_id: str
+    input: Any = None
+    command: CommandBody | None = None
+    checkpoint: CheckpointRef | None = None
+    checkpoint_id: str | None = None
+    config: dict[str, Any] | None = None
+    context: dict[str, Any] | None = None
+    metadata: dict[str, Any] | None = None
+    interrupt_before: InterruptNodes = None
+    interrupt_after: InterruptNodes = None
+    stream_mode: str | list[str] | None = None
+    stream_subgraphs: bool = False
+    stream_resumable: bool = False
+    feedback_keys: list[str] | None = None
+    multitask_strategy: Literal["reject", "interrupt", "rollback", "enqueue"] = "enqueue"
+    if_not_exists: Literal["reject", "create"] = "reject"
+    on_disconnect: Literal["continue", "cancel"] = "continue"
+    on_completion: Literal["delete", "keep"] = "delete"
+    after_seconds: float = Field(default=0, ge=0, le=86_400)
+    webhook: str | None = None
+    durability: Literal["sync", "async", "exit"] | None = None
+    checkpoint_during: bool | None = None
+
+    @field_validator("webhook")
+    @classmethod
+    def _check_webhook(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("webhook must be an http(s) URL")
+        return value
+
+
+class RunsCancel(RequestModel):
+    thread_id: str | None = None
+    run_ids: list[str] | None = None
+    status: Literal["pending", "running", "all"] | None = None
+
+
+class StateUpdate(RequestModel):
+    values: dict[str, Any] | list[Any] | None = None
+    as_node: str | None = None
+    checkpoint: CheckpointRef | None = None
+    checkpoint_id: str | None = None
+
+
+class StateCheckpointQuery(RequestModel):
+    checkpoint: CheckpointRef
+    subgraphs: bool = False
+
+
+class HistoryQuery(RequestModel):
+    limit: int = Field(default=10, ge=1, le=10_000)
+    before: CheckpointRef | str | None = None
+    metadata: dict[str, Any] | None = None
+    checkpoint: CheckpointRef | None = None
+
+    @field_validator("before", mode="before")
+    @classmethod
+    def _before_not_null(cls, value: Any) -> Any:
+        # The reference rejects an explicit null here (422).
+        if value is None:
+            raise ValueError("None is not of type 'object'")
+        return value

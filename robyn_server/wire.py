@@ -106,3 +106,70 @@ def cron_to_wire(cron: Cron) -> dict[str, Any]:
         "created_at": iso(cron["created_at"]),
         "updated_at": iso(cron["updated_at"]),
     }
+
+
+EMPTY_STATE: dict[str, Any] = {
+    "values": {},
+    "next": [],
+    "tasks": [],
+    "metadata": None,
+    "created_at": None,
+    "checkpoint": None,
+    "parent_checkpoint": None,
+    "interrupts": [],
+    "checkpoint_id": None,
+    "parent_checkpoint_id": None,
+}
+
+
+def _checkpoint_ref(config: Any) -> dict[str, Any] | None:
+    if not config:
+        return None
+    configurable = config.get("configurable", {})
+    ref = {
+        "checkpoint_id": configurable.get("checkpoint_id"),
+        "thread_id": configurable.get("thread_id"),
+        "checkpoint_ns": configurable.get("checkpoint_ns", ""),
+    }
+    if configurable.get("checkpoint_map"):
+        ref["checkpoint_map"] = configurable["checkpoint_map"]
+    return ref
+
+
+def _interrupts(items: Any) -> list[dict[str, Any]]:
+    return [{"id": getattr(i, "id", None), "value": getattr(i, "value", i)} for i in items or ()]
+
+
+def snapshot_to_wire(snapshot: Any) -> dict[str, Any]:
+    """A LangGraph `StateSnapshot` as the reference's ThreadState object."""
+    checkpoint = _checkpoint_ref(snapshot.config)
+    parent = _checkpoint_ref(snapshot.parent_config)
+    tasks = []
+    for task in snapshot.tasks:
+        state = task.state
+        if state is not None and hasattr(state, "values") and hasattr(state, "tasks"):
+            state = snapshot_to_wire(state)
+        tasks.append(
+            {
+                "id": task.id,
+                "name": task.name,
+                "path": list(task.path),
+                "error": repr(task.error) if task.error is not None else None,
+                "interrupts": _interrupts(task.interrupts),
+                "checkpoint": None,
+                "state": state,
+                "result": task.result,
+            }
+        )
+    return {
+        "values": snapshot.values,
+        "next": list(snapshot.next),
+        "tasks": tasks,
+        "metadata": snapshot.metadata,
+        "created_at": snapshot.created_at,
+        "checkpoint": checkpoint,
+        "parent_checkpoint": parent,
+        "interrupts": _interrupts(snapshot.interrupts),
+        "checkpoint_id": checkpoint["checkpoint_id"] if checkpoint else None,
+        "parent_checkpoint_id": parent["checkpoint_id"] if parent else None,
+    }

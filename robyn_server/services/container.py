@@ -6,8 +6,12 @@ import time
 from dataclasses import dataclass, field
 
 from robyn_server.config import Settings
+from robyn_server.engine.broker import RunBroker
 from robyn_server.engine.graphs import GraphRegistry
+from robyn_server.lifecycle import InFlight, StreamTracker
 from robyn_server.services.assistants import AssistantService
+from robyn_server.services.runs import RunService
+from robyn_server.services.state import StateService
 from robyn_server.services.threads import ThreadService
 from robyn_server.storage.base import Storage
 
@@ -21,4 +25,9 @@ class Services:
     graphs: GraphRegistry
     assistants: AssistantService
     threads: ThreadService
+    runs: RunService
+    state: StateService
+    broker: RunBroker
+    in_flight: InFlight
+    streams: StreamTracker
     started_at: float = field(default_factory=time.time)
