@@ -22,7 +22,19 @@ from robyn_server.engine.graphs import GraphRegistry
 from robyn_server.engine.runs import RunManager
 from robyn_server.lifecycle import BackgroundTasks, InFlight, StreamTracker
 from robyn_server.middleware import RequestPipeline
-from robyn_server.routes import assistants, runs, state, system, threads
+from robyn_server.routes import (
+    a2a,
+    assistants,
+    crons,
+    docs,
+    mcp_server,
+    metrics,
+    runs,
+    state,
+    store,
+    system,
+    threads,
+)
 from robyn_server.routes.router import ApiRouter
 from robyn_server.routing import RouteTable
 from robyn_server.services.assistants import AssistantService
@@ -123,7 +135,7 @@ def create_app(settings: Settings, *, graphs: GraphRegistry | None = None) -> Se
     app.before_request()(before_request)
 
     router = ApiRouter(app, table)
-    for module in (system, assistants, threads, state, runs):
+    for module in (system, assistants, threads, state, runs, store, crons, metrics, a2a, mcp_server, docs):
         module.register(router, services)
 
     server = ServerApp(app, services, authenticator, in_flight, router)
@@ -133,6 +145,8 @@ def create_app(settings: Settings, *, graphs: GraphRegistry | None = None) -> Se
     async def on_startup() -> None:
         await storage.setup()
         await services.assistants.register_system_assistants()
+        for hook in services.startup_hooks:
+            await hook()
         background.start(_robyn_tick(), name="robyn-tick")
         background.start(_thread_ttl_sweeper(services), name="thread-ttl")
         if not settings.auth_enabled:
@@ -146,6 +160,8 @@ def create_app(settings: Settings, *, graphs: GraphRegistry | None = None) -> Se
 
     @app.shutdown_handler
     async def on_shutdown() -> None:
+        for hook in services.shutdown_hooks:
+            await hook()
         await manager.shutdown(settings.drain_seconds)
         broker.close()
         drained = await in_flight.drained(settings.drain_seconds)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from robyn_server.config import Settings
@@ -31,3 +32,7 @@ class Services:
     in_flight: InFlight
     streams: StreamTracker
     started_at: float = field(default_factory=time.time)
+    # Route modules register lifecycle work here (e.g. the cron scheduler); the app runs
+    # startup hooks after storage is ready and shutdown hooks before storage closes.
+    startup_hooks: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    shutdown_hooks: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
