@@ -21,6 +21,7 @@ from robyn_server.engine.broker import RunBroker
 from robyn_server.engine.graphs import GraphRegistry
 from robyn_server.engine.runs import RunManager
 from robyn_server.lifecycle import BackgroundTasks, InFlight, StreamTracker
+from robyn_server.metrics import ServerMetrics
 from robyn_server.middleware import RequestPipeline
 from robyn_server.routes import (
     a2a,
@@ -113,6 +114,7 @@ def create_app(settings: Settings, *, graphs: GraphRegistry | None = None) -> Se
         broker=broker,
         in_flight=in_flight,
         streams=StreamTracker(in_flight),
+        metrics=ServerMetrics(workers=settings.workers, processes=settings.processes),
     )
     authenticator = Authenticator(
         supabase_url=settings.supabase_url,
@@ -126,6 +128,7 @@ def create_app(settings: Settings, *, graphs: GraphRegistry | None = None) -> Se
         authenticator=authenticator,
         cors=CorsPolicy(settings.cors_origins),
         max_body_bytes=settings.max_body_bytes,
+        metrics=services.metrics,
     )
 
     # Robyn recognises async middleware by `iscoroutinefunction`, which a callable object fails.
@@ -134,7 +137,7 @@ def create_app(settings: Settings, *, graphs: GraphRegistry | None = None) -> Se
 
     app.before_request()(before_request)
 
-    router = ApiRouter(app, table)
+    router = ApiRouter(app, table, services.metrics)
     for module in (system, assistants, threads, state, runs, store, crons, metrics, a2a, mcp_server, docs):
         module.register(router, services)
 

@@ -12,6 +12,7 @@ import uuid
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote_plus
 
 import orjson
 from robyn import Request, Response
@@ -115,14 +116,15 @@ def require_uuid(value: str, kind: str) -> str:
 
 
 def query_value(request: Request, name: str) -> str | None:
-    """The last value of a query parameter, or None."""
-    return request.query_params.get(name, None)
+    """The last value of a query parameter, or None (percent-decoded: Robyn does not decode)."""
+    value = request.query_params.get(name, None)
+    return None if value is None else unquote_plus(value)
 
 
 def query_values(request: Request, name: str) -> list[str]:
-    """Every value of a repeated query parameter."""
+    """Every value of a repeated query parameter (percent-decoded)."""
     try:
-        return list(request.query_params.get_all(name) or [])
+        return [unquote_plus(v) for v in request.query_params.get_all(name) or []]
     except (KeyError, AttributeError):
         return []
 

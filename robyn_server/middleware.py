@@ -9,6 +9,7 @@ registers it for GET only.
 from __future__ import annotations
 
 import logging
+import time
 
 from robyn import Request, Response
 
@@ -16,6 +17,7 @@ from robyn_server.auth import Authenticator, current_user
 from robyn_server.cors import CorsPolicy
 from robyn_server.errors import ServerError
 from robyn_server.http import RequestContext, empty_response, error_response, json_response, request_context
+from robyn_server.metrics import UNMATCHED, ServerMetrics
 from robyn_server.routing import RouteTable
 
 logger = logging.getLogger(__name__)
@@ -35,15 +37,32 @@ class RequestPipeline:
     """Callable installed as Robyn's global before-request hook."""
 
     def __init__(
-        self, *, routes: RouteTable, authenticator: Authenticator, cors: CorsPolicy, max_body_bytes: int
+        self,
+        *,
+        routes: RouteTable,
+        authenticator: Authenticator,
+        cors: CorsPolicy,
+        max_body_bytes: int,
+        metrics: ServerMetrics | None = None,
     ) -> None:
         self._routes = routes
         self._auth = authenticator
         self._cors = cors
         self._max_body = max_body_bytes
+        self._metrics = metrics
 
     async def __call__(self, request: Request) -> Request | Response:
         """Return the request to continue, or a response to answer at once."""
+        result = await self._answer(request)
+        if self._metrics is not None and isinstance(result, Response):
+            # Handlers count their own responses (ApiRouter); these never reach one.
+            ctx = request_context.get()
+            route = (ctx.route if ctx else None) or UNMATCHED
+            duration = time.perf_counter() - ctx.started if ctx else 0.0
+            self._metrics.observe_request(request.method, route, result.status_code, duration)
+        return result
+
+    async def _answer(self, request: Request) -> Request | Response:
         headers = flatten_headers(request.headers.to_dict())
         origin = headers.get("origin")
         ctx = RequestContext(

@@ -263,11 +263,42 @@ class RunCreate(RequestModel):
             raise ValueError("webhook must be an http(s) URL")
         return value
 
+    @field_validator("stream_mode", mode="before")
+    @classmethod
+    def _stream_mode_not_null(cls, value: Any) -> Any:
+        # Only an explicit `null` reaches here (absent fields are not validated): the reference
+        # rejects it, while `""`/`[]` mean the default.
+        if value is None:
+            raise ValueError(
+                "null is not valid under any of the schemas listed in the 'anyOf' keyword "
+                '(at "stream_mode")'
+            )
+        return value
+
+    @field_validator("config")
+    @classmethod
+    def _check_config(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        # The engine merges these as objects; anything else is the reference's 422.
+        for key in ("configurable", "metadata"):
+            if value is not None and value.get(key) is not None and not isinstance(value[key], dict):
+                raise ValueError(f'{_describe(value[key])} is not of type "object" (at "config.{key}")')
+        return value
+
 
 class RunsCancel(RequestModel):
     thread_id: str | None = None
     run_ids: list[str] | None = None
     status: Literal["pending", "running", "all"] | None = None
+
+    @field_validator("thread_id")
+    @classmethod
+    def _thread_uuid(cls, value: str | None) -> str | None:
+        return _uuid_or_none(value, "thread")
+
+    @field_validator("run_ids")
+    @classmethod
+    def _run_uuids(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else [str(_uuid_or_none(v, "run")) for v in value]
 
 
 class StateUpdate(RequestModel):

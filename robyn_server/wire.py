@@ -122,54 +122,76 @@ EMPTY_STATE: dict[str, Any] = {
 }
 
 
-def _checkpoint_ref(config: Any) -> dict[str, Any] | None:
-    if not config:
+def checkpoint_ref(config: Any) -> dict[str, Any] | None:
+    """langgraph-api's `runnable_config_to_checkpoint`: `{checkpoint_id, thread_id[,
+    checkpoint_ns][, checkpoint_map]}`, or None without a thread id and a checkpoint id."""
+    configurable = (config or {}).get("configurable") or {}
+    if not configurable.get("thread_id") or not configurable.get("checkpoint_id"):
         return None
-    configurable = config.get("configurable", {})
-    ref = {
-        "checkpoint_id": configurable.get("checkpoint_id"),
-        "thread_id": configurable.get("thread_id"),
-        "checkpoint_ns": configurable.get("checkpoint_ns", ""),
-    }
-    if configurable.get("checkpoint_map"):
+    ref = {"checkpoint_id": configurable["checkpoint_id"], "thread_id": configurable["thread_id"]}
+    if "checkpoint_ns" in configurable:
+        ref["checkpoint_ns"] = configurable["checkpoint_ns"] or ""
+    if "checkpoint_map" in configurable:
         ref["checkpoint_map"] = configurable["checkpoint_map"]
     return ref
 
 
-def _interrupts(items: Any) -> list[dict[str, Any]]:
-    return [{"id": getattr(i, "id", None), "value": getattr(i, "value", i)} for i in items or ()]
+def interrupt_to_wire(item: Any) -> dict[str, Any]:
+    """`{"id", "value"}` (+ `response_schema` when set), langgraph-api's `patch_interrupt`."""
+    if isinstance(item, dict):
+        wire = {"id": item.get("id"), "value": item.get("value")}
+        schema = item.get("response_schema")
+    else:
+        wire = {"id": getattr(item, "id", None), "value": getattr(item, "value", item)}
+        schema = getattr(item, "response_schema", None)
+    if schema is not None:
+        wire["response_schema"] = schema
+    return wire
+
+
+def _task_error(error: Any) -> Any:
+    # LangGraph keeps a failed task's error as its repr() string; an exception object (a
+    # custom saver's) is shown the way the reference serializes exceptions.
+    if isinstance(error, BaseException):
+        from robyn_server.engine.streaming import error_payload
+
+        return error_payload(error)
+    return error
 
 
 def snapshot_to_wire(snapshot: Any) -> dict[str, Any]:
-    """A LangGraph `StateSnapshot` as the reference's ThreadState object."""
-    checkpoint = _checkpoint_ref(snapshot.config)
-    parent = _checkpoint_ref(snapshot.parent_config)
+    """A LangGraph `StateSnapshot` as the reference's ThreadState (`state_snapshot_to_thread_state`).
+
+    A task's `state` is a nested ThreadState when the snapshot was read with `subgraphs=True`
+    and the subgraph has state; otherwise a subgraph task's checkpoint config is shown as its
+    `checkpoint` (`{thread_id, checkpoint_ns}`) and `state` is null.
+    """
     tasks = []
     for task in snapshot.tasks:
         state = task.state
-        if state is not None and hasattr(state, "values") and hasattr(state, "tasks"):
-            state = snapshot_to_wire(state)
+        nested = state is not None and hasattr(state, "values") and hasattr(state, "tasks")
         tasks.append(
             {
                 "id": task.id,
                 "name": task.name,
                 "path": list(task.path),
-                "error": repr(task.error) if task.error is not None else None,
-                "interrupts": _interrupts(task.interrupts),
-                "checkpoint": None,
-                "state": state,
-                "result": task.result,
+                "error": _task_error(task.error),
+                "interrupts": [interrupt_to_wire(i) for i in task.interrupts],
+                "checkpoint": state["configurable"] if state is not None and not nested else None,
+                "state": snapshot_to_wire(state) if nested else None,
+                "result": getattr(task, "result", None),
             }
         )
+    config, parent = snapshot.config, snapshot.parent_config
     return {
         "values": snapshot.values,
         "next": list(snapshot.next),
         "tasks": tasks,
         "metadata": snapshot.metadata,
         "created_at": snapshot.created_at,
-        "checkpoint": checkpoint,
-        "parent_checkpoint": parent,
-        "interrupts": _interrupts(snapshot.interrupts),
-        "checkpoint_id": checkpoint["checkpoint_id"] if checkpoint else None,
-        "parent_checkpoint_id": parent["checkpoint_id"] if parent else None,
+        "checkpoint": checkpoint_ref(config),
+        "parent_checkpoint": checkpoint_ref(parent),
+        "interrupts": [interrupt_to_wire(i) for i in getattr(snapshot, "interrupts", ())],
+        "checkpoint_id": config["configurable"].get("checkpoint_id") if config else None,
+        "parent_checkpoint_id": parent["configurable"]["checkpoint_id"] if parent else None,
     }

@@ -18,8 +18,10 @@ Rules (style.md habit 8; each is tested in `tests/engine/test_broker.py`):
 5. **Modes.** An event's mode is its name up to the first `|` (the subgraph namespace), except
    that `messages` is the `messages-tuple` mode and `messages/<kind>` is the legacy `messages`
    mode; publishers may set the mode explicitly (the thread channel uses `lifecycle`,
-   `run_modes`, `state_update`). A `modes` filter keeps events whose mode it names; `metadata`
-   and `error` events always pass. `modes=None` keeps everything.
+   `run_modes`, `state_update`). A `modes` filter keeps only events whose mode it names, as the
+   reference's run join does (`?stream_mode=custom` replays no `metadata` and no `error`);
+   naming either message mode keeps both. On a thread, `run_modes` keeps everything but
+   `state_update` (the `lifecycle` events included). `modes=None` keeps everything.
 6. **End.** `finish(run_id)`: subscribers drain their queue, then end. A run the broker does not
    know (never opened, or finished and released) gives a subscription that ends at once. Thread
    logs never finish on their own; `close()` ends every subscription at shutdown.
@@ -49,10 +51,10 @@ from typing import Any, Self
 
 from robyn_server.sse import START, StreamId, dumps, encode_event, parse_last_event_id
 
-__all__ = ["ALWAYS_SENT", "RunBroker", "StreamEvent", "Subscription", "event_mode"]
+__all__ = ["RunBroker", "StreamEvent", "Subscription", "event_mode"]
 
-ALWAYS_SENT = frozenset({"metadata", "error"})
-"""Event names that pass every mode filter."""
+_MESSAGE_MODES = frozenset({"messages", "messages-tuple"})
+_THREAD_MODES = {"metadata": "lifecycle", "state_update": "state_update"}
 
 
 def event_mode(event: str) -> str:
@@ -140,7 +142,7 @@ class Subscription:
 
     def accepts(self, event: StreamEvent) -> bool:
         """Whether this subscriber's mode filter lets `event` through."""
-        return self._modes is None or event.event in ALWAYS_SENT or event.mode in self._modes
+        return self._modes is None or event.mode in self._modes
 
     @property
     def ended(self) -> bool:
@@ -353,6 +355,7 @@ class RunBroker:
         if log is None:
             log = _Log(0)
             log.finished = True
+        modes = _run_modes_filter(modes)
         return self._subscribe(log, after, modes, on_close=None)
 
     def has_run(self, run_id: str) -> bool:
@@ -371,8 +374,11 @@ class RunBroker:
             event: the wire event name.
             data: the payload, as for `publish`.
             mode: `lifecycle`, `run_modes` or `state_update` for the thread-stream filter;
-                derived from `event` by default.
+                by default `metadata` events are `lifecycle`, `state_update` events are
+                `state_update` and everything else is `run_modes`.
         """
+        if mode is None:
+            mode = _THREAD_MODES.get(event, "run_modes")
         log = self._thread_log(str(thread_id))
         log.last_publish = _loop_time()
         self._arm_thread_timer(str(thread_id), log)
@@ -392,6 +398,8 @@ class RunBroker:
         """
         after = _parse(last_event_id)
         thread_id = str(thread_id)
+        if modes is not None and "run_modes" in modes:
+            modes = {*modes, "lifecycle"}
         log = self._thread_log(thread_id)
         # A pending expiry timer stays: `_expire_thread` spares a log with subscribers, and the
         # last subscriber to close re-arms it.
@@ -473,6 +481,15 @@ class RunBroker:
             del self._threads[thread_id]
         else:
             self._arm_thread_timer(thread_id, log)
+
+
+def _run_modes_filter(modes: Collection[str] | None) -> frozenset[str] | None:
+    """A run join's filter as the reference reads it: empty means none (the SDK sends
+    `?stream_mode=` when it has no modes), and either message mode keeps both."""
+    kept = frozenset(m for m in modes or () if m)
+    if not kept:
+        return None
+    return kept | _MESSAGE_MODES if kept & _MESSAGE_MODES else kept
 
 
 def _parse(last_event_id: str | StreamId | None) -> StreamId | None:

@@ -8,8 +8,14 @@ Rules:
 - Thread status comes from the run outcome and the checkpointer: `busy` while a run is
   pending or running, `error` after a failed run, `interrupted` when the latest checkpoint
   has pending tasks (interrupt(), interrupt_before/after, a cancelled run), else `idle`.
-- A finished run's final output (`/wait`, `/join`) is kept for the broker's retention
-  window; after that it is read back from the checkpointer.
+- A run's final output (`/wait`, `/join`) is the thread state as the graph reads it at the
+  end (so never-written reducer channels show as empty, like the reference's last `values`
+  event), `{"__error__": ...}` after a failure, `{}` after a rollback. It is kept for the
+  broker's retention window; after that it is read back from the checkpointer.
+- Once a run's graph has stopped it is `finishing`: cancels no longer apply, and recording
+  the end (statuses, thread, temporary-thread deletion) is shielded from cancellation.
+- A run cancelled before it started (queued, or waiting out `after_seconds`) or rolled back
+  leaves the thread as its checkpoint and remaining runs say, not `interrupted`.
 """
 
 from __future__ import annotations
@@ -71,10 +77,13 @@ class RunOutcome:
 class _Live:
     spec: RunSpec
     thread_id: str
+    run: Run
     done: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[None] | None = None
     cancel_action: CancelAction | None = None
     outcome: RunOutcome | None = None
+    # Set once the run has ended and is being recorded: too late to cancel.
+    finishing: bool = False
 
 
 Webhook = Callable[[str, dict[str, Any]], Awaitable[None]]
@@ -109,6 +118,11 @@ class RunManager:
         self.on_run_finished: list[Callable[[Run, RunOutcome, float], None]] = []
 
     # ------------------------------------------------------------------ lifecycle
+
+    @property
+    def graphs(self) -> GraphRegistry:
+        """The registered graphs."""
+        return self._graphs
 
     @property
     def active_count(self) -> int:
@@ -151,7 +165,7 @@ class RunManager:
         created = await self._storage.runs.create(run, owner=run["owner"])
         self._broker.open_run(created["run_id"], resumable=spec.resumable)
         subscription = self._broker.subscribe(created["run_id"]) if subscribe else None
-        self._live[created["run_id"]] = _Live(spec=spec, thread_id=created["thread_id"])
+        self._live[created["run_id"]] = _Live(spec=spec, thread_id=created["thread_id"], run=created)
         await self._storage.threads.update(created["thread_id"], ThreadPatch(status="busy"), owner=None)
         await self._schedule(created["thread_id"])
         return created, subscription
@@ -163,13 +177,21 @@ class RunManager:
     async def _schedule(self, thread_id: str) -> None:
         if thread_id in self._running_on_thread:
             return
-        for run in await self._storage.runs.active_for_thread(thread_id):
+        active = await self._storage.runs.active_for_thread(thread_id)
+        for run in active:
             live = self._live.get(run["run_id"])
             if live is None or live.task is not None or run["status"] != "pending":
                 continue
             self._running_on_thread[thread_id] = run["run_id"]
             live.task = asyncio.ensure_future(self._execute(run, live))
             return
+        # Queued runs whose records are gone (their thread was deleted) will never start:
+        # end them so nobody waits on them forever.
+        known = {run["run_id"] for run in active}
+        for run_id, live in list(self._live.items()):
+            if live.thread_id == thread_id and live.task is None and run_id not in known:
+                live.cancel_action = "interrupt"
+                live.task = asyncio.ensure_future(self._finish_unstarted(live.run, live))
 
     # ------------------------------------------------------------------ execute
 
@@ -178,6 +200,8 @@ class RunManager:
         started = time.monotonic()
         status: RunStatus = "success"
         error: dict[str, Any] | None = None
+        ran = False  # whether the graph started (a run cancelled before that leaves no state)
+        output: dict[str, Any] | None = None
         waiting = False
         try:
             if spec.after_seconds > 0:
@@ -185,6 +209,7 @@ class RunManager:
             async with self._slots:
                 if await self._storage.runs.set_status(run_id, "running") is None:
                     raise asyncio.CancelledError
+                ran = True
                 self.started_total += 1
                 self._emit(run_id, thread_id, "metadata", {"run_id": run_id, "attempt": 1}, mode="lifecycle")
                 async with self._graphs.build(
@@ -193,18 +218,46 @@ class RunManager:
                     checkpointer=self._storage.checkpointer,
                     store=self._storage.store,
                 ) as graph:
-                    await self._stream(graph, run_id, thread_id, spec)
-                    state = await graph.aget_state({"configurable": {"thread_id": thread_id}})
-                    waiting = bool(state.next)
+                    try:
+                        await self._stream(graph, run_id, thread_id, spec)
+                    finally:
+                        # From here on the run is ending: too late to cancel. Read the end
+                        # state even when cancelled or failed.
+                        live.finishing = True
+                        output, waiting = await asyncio.shield(self._end_state(graph, thread_id))
         except asyncio.CancelledError:
             status = "interrupted"
-            waiting = live.task is not None and self._running_on_thread.get(thread_id) == run_id
+            waiting = ran
         except Exception as exc:
             status = "error"
             error = error_payload(exc)
             logger.info("run %s failed: %s: %s", run_id, error["error"], error["message"])
             self._emit(run_id, thread_id, "error", error, mode="run_modes")
-        await self._finish(run, live, status, error, waiting, time.monotonic() - started)
+        # Recording the end must not be cut short by a late cancel.
+        live.finishing = True
+        await asyncio.shield(
+            self._finish(
+                run, live, status, error, waiting, time.monotonic() - started, output=output, started=ran
+            )
+        )
+
+    async def _end_state(self, graph: Any, thread_id: str) -> tuple[dict[str, Any] | None, bool]:
+        """The thread's values as the graph reads them (with `__interrupt__`), and whether it waits.
+
+        Reading through the graph matters: channels never written (an `operator.add` list)
+        show their empty value, as in the reference's final `values` event.
+        """
+        try:
+            state = await graph.aget_state({"configurable": {"thread_id": thread_id}})
+        except Exception:
+            logger.exception("reading the end state of thread %s failed", thread_id)
+            return None, False
+        values: Any = state.values
+        if isinstance(values, dict):
+            values = dict(values)
+            if state.interrupts:
+                values["__interrupt__"] = list(state.interrupts)
+        return values, bool(state.next)
 
     async def _stream(self, graph: Any, run_id: str, thread_id: str, spec: RunSpec) -> None:
         graph_input: Any = spec.input
@@ -242,8 +295,13 @@ class RunManager:
         error: dict[str, Any] | None,
         waiting: bool,
         duration: float,
+        *,
+        output: Any = None,
+        started: bool = True,
     ) -> None:
+        """Record the end of a run (or of a cancelled run that never started)."""
         run_id, thread_id = run["run_id"], run["thread_id"]
+        live.finishing = True
         final: Run | None = None
         try:
             if live.cancel_action == "rollback":
@@ -251,20 +309,35 @@ class RunManager:
                 with contextlib.suppress(NotFound):
                     await self._storage.runs.delete(thread_id, run_id, owner=None)
                 outcome = RunOutcome("interrupted", b"{}")
-                waiting = False
+                await self._settle_thread(thread_id, live.spec, state_changed=started)
             else:
                 final = await self._storage.runs.set_status(run_id, status)
-                output = {"__error__": error} if error else await self.final_values(thread_id)
+                if final is None:
+                    await self._drop_orphaned_state(thread_id)
+                if error:
+                    output = {"__error__": error}
+                elif output is None:
+                    output = await self.final_values(thread_id)
                 outcome = RunOutcome(status, dumps(output))
-            await self._update_thread(thread_id, error=error, waiting=waiting)
+                if started:
+                    await self._update_thread(thread_id, error=error, waiting=waiting)
+                else:
+                    await self._settle_thread(thread_id, live.spec, state_changed=False)
         except Exception:
             logger.exception("finishing run %s failed", run_id)
             outcome = RunOutcome(status, dumps({"__error__": error} if error else {}))
+        if live.spec.temporary:
+            # Gone before `/wait` answers, as in the reference.
+            try:
+                await self._delete_temporary(thread_id)
+            except Exception:
+                logger.exception("deleting temporary thread %s failed", thread_id)
         live.outcome = outcome
         self._finished[run_id] = outcome
         if live.task is not None and self._running_on_thread.get(thread_id) == run_id:
-            self._emit(
-                run_id, thread_id, "metadata", {"status": "run_done", "run_id": run_id}, mode="lifecycle"
+            # Thread streams only: the run's own stream just ends (reference: no `end` event).
+            self._broker.publish_thread(
+                thread_id, "metadata", dumps({"status": "run_done", "run_id": run_id}), mode="lifecycle"
             )
         self._broker.finish(run_id)
         self._live.pop(run_id, None)
@@ -273,12 +346,13 @@ class RunManager:
         live.done.set()
         self.completed[outcome.status] = self.completed.get(outcome.status, 0) + 1
         for hook in self.on_run_finished:
-            hook(final or run, outcome, duration)
+            try:
+                hook(final or run, outcome, duration)
+            except Exception:
+                logger.exception("run-finished hook failed")
         self._spawn(self._forget_later(run_id))
         if live.spec.webhook and final is not None and self._webhook is not None:
             self._spawn(self._webhook(live.spec.webhook, run_to_wire(final)))
-        if live.spec.temporary:
-            self._spawn(self._delete_temporary(thread_id))
         await self._schedule(thread_id)
 
     async def _forget_later(self, run_id: str) -> None:
@@ -293,11 +367,8 @@ class RunManager:
         await self._storage.checkpointer.adelete_thread(thread_id)
 
     async def _update_thread(self, thread_id: str, *, error: dict[str, Any] | None, waiting: bool) -> None:
-        """Set the thread's status from its remaining runs, the run outcome and its checkpoint."""
-        queued = [
-            r for r in await self._storage.runs.active_for_thread(thread_id) if r["status"] == "pending"
-        ]
-        if queued:
+        """After a run that executed: status from the remaining runs, the outcome and the checkpoint."""
+        if await self._storage.runs.active_for_thread(thread_id):
             status = "busy"
         elif error is not None:
             status = "error"
@@ -312,6 +383,44 @@ class RunManager:
             patch.clear_error = True
         with contextlib.suppress(NotFound):
             await self._storage.threads.update(thread_id, patch, owner=None)
+
+    async def _drop_orphaned_state(self, thread_id: str) -> None:
+        """The run's record vanished with its thread while it ran: drop what it kept writing."""
+        try:
+            await self._storage.threads.get(thread_id, owner=None)
+        except NotFound:
+            await self._storage.checkpointer.adelete_thread(thread_id)
+
+    async def _settle_thread(self, thread_id: str, spec: RunSpec, *, state_changed: bool) -> None:
+        """After a run left no trace (cancelled before it started, or rolled back).
+
+        The thread goes back to what its runs and checkpoint say: `busy` with other runs
+        active, else `error` if its last run failed, `interrupted` if the checkpoint waits,
+        else `idle`.
+        """
+        with contextlib.suppress(NotFound):
+            if await self._storage.runs.active_for_thread(thread_id):
+                status = "busy"
+            elif (await self._storage.threads.get(thread_id, owner=None))["error"] is not None:
+                status = "error"
+            else:
+                status = "interrupted" if await self._waits(thread_id, spec) else "idle"
+            patch = ThreadPatch(status=status, touch_state=state_changed)
+            await self._storage.threads.update(thread_id, patch, owner=None)
+
+    async def _waits(self, thread_id: str, spec: RunSpec) -> bool:
+        """Whether the thread's latest checkpoint has tasks to run (interrupted)."""
+        if await self._storage.checkpointer.aget_tuple({"configurable": {"thread_id": thread_id}}) is None:
+            return False
+        try:
+            async with self._graphs.build(
+                spec.graph_id, spec.config, checkpointer=self._storage.checkpointer, store=self._storage.store
+            ) as graph:
+                state = await graph.aget_state({"configurable": {"thread_id": thread_id}})
+        except Exception:
+            logger.exception("reading the state of thread %s failed", thread_id)
+            return False
+        return bool(state.next)
 
     async def final_values(self, thread_id: str) -> dict[str, Any]:
         """The thread's latest values, with `__interrupt__` when it is waiting on interrupts."""
@@ -348,10 +457,18 @@ class RunManager:
         return self._finished.get(run_id)
 
     async def cancel(self, run: Run, action: CancelAction) -> bool:
-        """Cancel a pending or running run. Returns False if it had already ended."""
+        """Cancel a pending or running run. Returns False if it had already ended.
+
+        Cancelling a run that is already being cancelled only upgrades the action to
+        `rollback` if asked; the run's task is never cancelled twice.
+        """
         live = self._live.get(run["run_id"])
-        if live is None:
+        if live is None or live.finishing:
             return False
+        if live.cancel_action is not None:
+            if action == "rollback":
+                live.cancel_action = action
+            return True
         live.cancel_action = action
         if live.task is None:
             # Still queued behind another run: end it without executing.
@@ -361,7 +478,7 @@ class RunManager:
         return True
 
     async def _finish_unstarted(self, run: Run, live: _Live) -> None:
-        await self._finish(run, live, "interrupted", None, False, 0.0)
+        await self._finish(run, live, "interrupted", None, False, 0.0, started=False)
 
 
 def _command(raw: dict[str, Any]) -> Command:

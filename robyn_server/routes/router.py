@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from robyn import Request, Response, Robyn
+from robyn import Request, Response, Robyn, StreamingResponse
 
 from robyn_server.auth import User, current_user
 from robyn_server.errors import ServerError, Unauthorized
-from robyn_server.http import error_response, json_response
+from robyn_server.http import error_response, json_response, request_context
+from robyn_server.metrics import ServerMetrics, TimedBody
 from robyn_server.routing import RouteTable
 
 logger = logging.getLogger(__name__)
@@ -36,13 +38,15 @@ class ApiRouter:
     """`@api.route("POST", "/threads")` registers the handler with Robyn and the route table.
 
     Every handler is wrapped so a `ServerError` becomes the reference error body and any
-    other exception a logged, generic JSON 500 (never Robyn's text/plain page).
+    other exception a logged, generic JSON 500 (never Robyn's text/plain page). With
+    `metrics`, the wrapper also counts every response by route template.
     """
 
-    def __init__(self, app: Robyn, table: RouteTable) -> None:
+    def __init__(self, app: Robyn, table: RouteTable, metrics: ServerMetrics | None = None) -> None:
         self._app = app
         self.table = table
         self.docs: list[RouteDoc] = []
+        self.metrics = metrics
 
     def route(
         self,
@@ -59,12 +63,15 @@ class ApiRouter:
             @functools.wraps(handler)
             async def wrapped(request: Request) -> Response:
                 try:
-                    return await handler(request)
+                    response = await handler(request)
                 except ServerError as error:
-                    return error_response(error)
+                    response = error_response(error)
                 except Exception:
                     logger.exception("unhandled error in %s %s", method, template)
-                    return json_response({"detail": "Internal Server Error"}, 500)
+                    response = json_response({"detail": "Internal Server Error"}, 500)
+                if self.metrics is not None:
+                    self._record(request, template, response, self.metrics)
+                return response
 
             self._app.add_route(method.upper(), template, wrapped, include_in_schema=False)
             self.table.add(method, template, public=public)
@@ -83,6 +90,22 @@ class ApiRouter:
             return wrapped
 
         return decorate
+
+    @staticmethod
+    def _record(request: Request, template: str, response: Response, metrics: ServerMetrics) -> None:
+        """Count the response here: Robyn's `after_request` never sees streams.
+
+        A stream is counted when its headers go out; its whole lifetime is observed
+        separately when its body ends.
+        """
+        ctx = request_context.get()
+        started = ctx.started if ctx is not None else time.perf_counter()
+        status = getattr(response, "status_code", 200)
+        metrics.observe_request(request.method, template, status, time.perf_counter() - started)
+        if isinstance(response, StreamingResponse):
+            response.content = TimedBody(
+                response.content, lambda: metrics.observe_stream(template, time.perf_counter() - started)
+            )
 
 
 def require_user() -> User:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 from robyn import Request, Response
 
 from robyn_server import models
+from robyn_server.errors import InvalidInput
 from robyn_server.http import (
     json_response,
     query_bool,
@@ -16,6 +19,33 @@ from robyn_server.http import (
 from robyn_server.ownership import owner_of
 from robyn_server.routes.router import ApiRouter, require_user
 from robyn_server.services.container import Services
+
+
+def _schema_error(message: str, instance: object, path: str) -> InvalidInput:
+    """A 422 worded like the reference's jsonschema messages."""
+    shown = json.dumps(instance, separators=(",", ":"), ensure_ascii=False)
+    where = f"On instance[{json.dumps(path)}]" if path else "On instance"
+    return InvalidInput(f"{message}\n\n{where}:\n    {shown}")
+
+
+def _history_body(raw: dict) -> dict:
+    """The POST /history body with `before` in the form our model reads.
+
+    The reference types `before` as a CheckpointConfig, `{"configurable": {...}}` (what the
+    SDK's Checkpoint type does not say); the flat `{checkpoint_id}` and a bare id string are
+    accepted too. An explicit null is the reference's 422.
+    """
+    if "before" in raw and raw["before"] is None:
+        raise _schema_error(
+            'null is not of type "object"\n\nFailed validating "type" in '
+            'schema["components"]["schemas"]["CheckpointConfig"]',
+            None,
+            "before",
+        )
+    before = raw.get("before")
+    if isinstance(before, dict) and isinstance(before.get("configurable"), dict):
+        return {**raw, "before": before["configurable"]}
+    return raw
 
 
 def _checkpoint(ref: models.CheckpointRef | str | None) -> dict | None:
@@ -76,7 +106,12 @@ def register(api: ApiRouter, services: Services) -> None:
     )
     async def get_state_checkpoint(request: Request) -> Response:
         """The thread's state at a checkpoint given in the body."""
-        body = models.parse_model(models.StateCheckpointQuery, read_json_object(request))
+        raw = read_json_object(request)
+        if "checkpoint" not in raw:
+            raise _schema_error(
+                '"checkpoint" is a required property\n\nFailed validating "required" in schema', raw, ""
+            )
+        body = models.parse_model(models.StateCheckpointQuery, raw)
         found = await state.get(
             _thread(request),
             checkpoint=_checkpoint(body.checkpoint),
@@ -101,7 +136,7 @@ def register(api: ApiRouter, services: Services) -> None:
     @api.route("POST", "/threads/:thread_id/history", tag="threads", body=models.HistoryQuery)
     async def post_history(request: Request) -> Response:
         """States newest first, filterable by metadata and checkpoint."""
-        body = models.parse_model(models.HistoryQuery, read_json_object(request, default={}))
+        body = models.parse_model(models.HistoryQuery, _history_body(read_json_object(request, default={})))
         found = await state.history(
             _thread(request),
             limit=body.limit,

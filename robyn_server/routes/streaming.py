@@ -4,13 +4,16 @@ Robyn facts this module is shaped by: an exception inside the generator ends the
 silently, so errors become an `event: error` frame here; `after_request` never sees a
 stream, so CORS headers are set on the response itself; a client that hangs up is only
 noticed at a later write, as `GeneratorExit` at the `yield` (heartbeats make that happen).
+That `GeneratorExit` is thrown in from one of Robyn's own threads, with no event loop, so the
+clean-up of an abandoned body (closing the subscription, `on_disconnect: cancel`, the stream
+count) is handed back to the server's loop (`_cleanup_on`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 
 from robyn import StreamingResponse
 from robyn.robyn import Headers
@@ -27,11 +30,33 @@ logger = logging.getLogger(__name__)
 # does not stream other media types reliably; this spelling streams and keeps our header.
 _STREAM_MEDIA_TYPE = "text/event-stream; charset=utf-8"
 
+# Robyn writes these on every streaming response itself; sending ours too would double them.
+# (It also adds its own `cache-control`, which we cannot suppress, so ours stays next to it.)
+_SET_BY_ROBYN = frozenset({"x-accel-buffering"})
+
 
 def _headers(base: dict[str, str], extra: dict[str, str] | None) -> Headers:
     ctx = request_context.get()
     merged = {**(ctx.cors_headers if ctx else {}), **base, **(extra or {})}
-    return Headers(merged)
+    return Headers({k: v for k, v in merged.items() if k.lower() not in _SET_BY_ROBYN})
+
+
+def _cleanup_on(loop: asyncio.AbstractEventLoop, cleanup: Callable[[], None]) -> None:
+    """Run `cleanup` on `loop`: now if this is the loop's thread, else as soon as the loop can."""
+    try:
+        current = asyncio.get_running_loop()
+    except RuntimeError:
+        current = None
+    if current is loop:
+        cleanup()
+    elif not loop.is_closed():
+        loop.call_soon_threadsafe(cleanup)
+
+
+def _close_later(loop: asyncio.AbstractEventLoop, stream: AsyncGenerator[bytes, None]) -> None:
+    """Close an abandoned inner generator on the loop (its `finally` closes the subscription)."""
+    task = loop.create_task(stream.aclose())
+    task.add_done_callback(lambda t: t.cancelled() or t.exception())
 
 
 def sse_response(
@@ -46,15 +71,17 @@ def sse_response(
     """An SSE response fed by a broker subscription.
 
     Args:
-        on_abandon: called (synchronously) when the client went away before the end,
+        on_abandon: called on the server's loop when the client went away before the end,
             e.g. to honour `on_disconnect: cancel`.
     """
 
     async def body() -> AsyncIterator[bytes]:
+        loop = asyncio.get_running_loop()
         tracker.enter()
+        stream = event_stream(source, with_ids=with_ids, heartbeat_interval=heartbeat)
         finished = False
         try:
-            async for chunk in event_stream(source, with_ids=with_ids, heartbeat_interval=heartbeat):
+            async for chunk in stream:
                 yield chunk
             finished = True
         except Exception as error:  # Robyn would end the body silently; say what happened
@@ -62,9 +89,15 @@ def sse_response(
             finished = True
             yield encode_event("error", error_payload(error))
         finally:
-            tracker.leave()
-            if not finished and on_abandon is not None:
-                on_abandon()
+
+            def cleanup() -> None:
+                tracker.leave()
+                if not finished:
+                    _close_later(loop, stream)
+                    if on_abandon is not None:
+                        on_abandon()
+
+            _cleanup_on(loop, cleanup)
 
     return StreamingResponse(body(), media_type=_STREAM_MEDIA_TYPE, headers=_headers(SSE_HEADERS, headers))
 
@@ -75,11 +108,12 @@ def error_stream(
     """A 200 SSE body carrying one `error` event (the reference's answer to joining a missing run)."""
 
     async def body() -> AsyncIterator[bytes]:
+        loop = asyncio.get_running_loop()
         tracker.enter()
         try:
             yield encode_event("error", payload)
         finally:
-            tracker.leave()
+            _cleanup_on(loop, tracker.leave)
 
     return StreamingResponse(body(), media_type=_STREAM_MEDIA_TYPE, headers=_headers(SSE_HEADERS, headers))
 
@@ -95,6 +129,7 @@ def json_wait_response(
     """A JSON body written when `result` is ready, with `\\n` keep-alives meanwhile (as the reference)."""
 
     async def body() -> AsyncIterator[bytes]:
+        loop = asyncio.get_running_loop()
         tracker.enter()
         task = asyncio.ensure_future(result)
         finished = False
@@ -111,11 +146,15 @@ def json_wait_response(
             finished = True
             yield dumps({"__error__": error_payload(error)})
         finally:
-            tracker.leave()
-            if not finished:
-                task.cancel()
-                if on_abandon is not None:
-                    on_abandon()
+
+            def cleanup() -> None:
+                tracker.leave()
+                if not finished:
+                    task.cancel()
+                    if on_abandon is not None:
+                        on_abandon()
+
+            _cleanup_on(loop, cleanup)
 
     json_headers = {"Content-Type": "application/json", "Cache-Control": "no-store"}
     return StreamingResponse(body(), media_type=_STREAM_MEDIA_TYPE, headers=_headers(json_headers, headers))

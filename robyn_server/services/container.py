@@ -10,6 +10,7 @@ from robyn_server.config import Settings
 from robyn_server.engine.broker import RunBroker
 from robyn_server.engine.graphs import GraphRegistry
 from robyn_server.lifecycle import InFlight, StreamTracker
+from robyn_server.metrics import ServerMetrics
 from robyn_server.services.assistants import AssistantService
 from robyn_server.services.runs import RunService
 from robyn_server.services.state import StateService
@@ -36,3 +37,4 @@ class Services:
     # startup hooks after storage is ready and shutdown hooks before storage closes.
     startup_hooks: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     shutdown_hooks: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    metrics: ServerMetrics | None = None

@@ -11,6 +11,7 @@ from langgraph.pregel import Pregel
 
 from robyn_server.engine.broker import RunBroker
 from robyn_server.engine.graphs import GraphRegistry
+from robyn_server.engine.thread_state import json_reader
 from robyn_server.errors import BadRequest, Conflict
 from robyn_server.services.threads import require_graph_id
 from robyn_server.sse import dumps
@@ -18,10 +19,17 @@ from robyn_server.storage.base import Storage, Thread, ThreadPatch
 from robyn_server.wire import EMPTY_STATE, snapshot_to_wire
 
 
-def _config(thread_id: str, checkpoint: dict[str, Any] | None = None) -> dict[str, Any]:
-    configurable: dict[str, Any] = {"thread_id": thread_id, "checkpoint_ns": ""}
+def _config(thread_id: str, checkpoint: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
+    """The config addressing a thread's root state, or the given checkpoint.
+
+    A given checkpoint is used as sent (like the reference, which then echoes a missing
+    checkpoint back without `checkpoint_ns` when none was sent).
+    """
+    configurable: dict[str, Any] = {"thread_id": thread_id, **extra}
     if checkpoint:
         configurable.update({k: v for k, v in checkpoint.items() if v is not None and k != "thread_id"})
+    else:
+        configurable["checkpoint_ns"] = ""
     return {"configurable": configurable}
 
 
@@ -32,16 +40,19 @@ class StateService:
         self._storage = storage
         self._graphs = graphs
         self._broker = broker
+        # Reads decode stored values straight to JSON data, as langgraph-api does.
+        self._reader = json_reader(storage.checkpointer)
 
     @asynccontextmanager
-    async def _graph(self, thread: Thread) -> AsyncIterator[Pregel | None]:
+    async def _graph(self, thread: Thread, *, write: bool = False) -> AsyncIterator[Pregel | None]:
         graph_id = thread["metadata"].get("graph_id")
         if not graph_id or graph_id not in self._graphs:
             yield None
             return
         config = {"configurable": {"thread_id": thread["thread_id"], "graph_id": graph_id}}
+        checkpointer = self._storage.checkpointer if write else self._reader
         async with self._graphs.build(
-            graph_id, config, checkpointer=self._storage.checkpointer, store=self._storage.store
+            graph_id, config, checkpointer=checkpointer, store=self._storage.store
         ) as graph:
             yield graph
 
@@ -98,10 +109,12 @@ class StateService:
         require_graph_id(thread)
         if thread["status"] == "busy":
             raise Conflict("Thread is busy with a run; update its state when the run has finished.")
-        async with self._graph(thread) as graph:
+        async with self._graph(thread, write=True) as graph:
             assert graph is not None
             try:
-                saved = await graph.aupdate_state(_config(thread_id, checkpoint), values, as_node=as_node)
+                # `graph_id` lands in the new checkpoint's metadata, as in the reference.
+                config = _config(thread_id, checkpoint, graph_id=thread["metadata"]["graph_id"])
+                saved = await graph.aupdate_state(config, values, as_node=as_node)
             except (InvalidUpdateError, ValueError, KeyError) as error:
                 raise BadRequest(str(error).strip("'\"") or type(error).__name__) from None
             snapshot = await graph.aget_state(_config(thread_id))

@@ -12,7 +12,15 @@ from robyn_server.engine.thread_state import ThreadStateReader, ThreadSummary
 from robyn_server.errors import BadRequest
 from robyn_server.ids import uuid4, uuid7
 from robyn_server.ownership import stamp_owner
-from robyn_server.storage.base import Page, SearchResult, Storage, Thread, ThreadFilter, ThreadPatch
+from robyn_server.storage.base import (
+    CronFilter,
+    Page,
+    SearchResult,
+    Storage,
+    Thread,
+    ThreadFilter,
+    ThreadPatch,
+)
 from robyn_server.storage.filters import json_contains
 
 NO_GRAPH_FOR_SUPERSTEPS = (
@@ -80,9 +88,13 @@ class ThreadService:
         return await self.view(await self._storage.threads.update(thread_id, patch, owner=owner))
 
     async def delete(self, thread_id: str, *, owner: str | None) -> None:
-        """Delete the thread, its runs and its checkpoints."""
+        """Delete the thread, its runs, its crons and its checkpoints."""
         await self._storage.threads.delete(thread_id, owner=owner)
         await self._storage.checkpointer.adelete_thread(thread_id)
+        by_thread = CronFilter(thread_id=thread_id)
+        crons = await self._storage.crons.search(by_thread, Page(limit=None), owner=None)
+        for cron in crons.items:
+            await self._storage.crons.delete(cron["cron_id"], owner=None)
 
     async def delete_by_assistant(self, assistant_id: str, *, owner: str | None) -> int:
         """Delete the caller's threads whose metadata names this assistant (DELETE ?delete_threads)."""

@@ -12,8 +12,7 @@ from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.memory import InMemorySaver
-from langgraph.store.base import BaseStore
-from langgraph.store.memory import InMemoryStore
+from langgraph.store.base import BaseStore, TTLConfig
 
 from robyn_server.storage.base import (
     AssistantRepository,
@@ -24,7 +23,12 @@ from robyn_server.storage.base import (
 from robyn_server.storage.memory_assistants import InMemoryAssistantRepository
 from robyn_server.storage.memory_crons import InMemoryCronRepository
 from robyn_server.storage.memory_runs import InMemoryRunRepository
+from robyn_server.storage.memory_store import TTLInMemoryStore
 from robyn_server.storage.memory_threads import InMemoryThreadRepository
+
+# Reads never return an expired item (expiry is checked on every store call); the sweep
+# only frees memory nobody reads.
+STORE_TTL: TTLConfig = {"refresh_on_read": True, "sweep_interval_minutes": 1}
 
 
 class InMemoryStorage:
@@ -42,7 +46,8 @@ class InMemoryStorage:
         self.runs: RunRepository = self._runs
         self.crons: CronRepository = self._crons
         self.checkpointer: BaseCheckpointSaver[Any] = InMemorySaver()
-        self.store: BaseStore = InMemoryStore()
+        self._store = TTLInMemoryStore(ttl=STORE_TTL)
+        self.store: BaseStore = self._store
 
     @property
     def multi_process_safe(self) -> bool:
@@ -50,10 +55,12 @@ class InMemoryStorage:
         return False
 
     async def setup(self) -> None:
-        """Nothing to create."""
+        """Start the store's TTL sweeper."""
+        await self._store.start_ttl_sweeper()
 
     async def aclose(self) -> None:
-        """Nothing to release."""
+        """Stop the store's TTL sweeper."""
+        await self._store.stop_ttl_sweeper()
 
     async def stats(self) -> dict[str, int]:
         """Record counts for metrics: assistants, threads, runs, crons."""

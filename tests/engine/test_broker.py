@@ -170,17 +170,42 @@ def test_event_mode(event: str, mode: str) -> None:
     assert event_mode(event) == mode
 
 
-async def test_mode_filter_keeps_requested_modes_plus_metadata_and_error(broker: RunBroker) -> None:
+async def test_mode_filter_keeps_only_requested_modes(broker: RunBroker) -> None:
+    """As the reference's run join (`T/07_resumable.txt`: `?stream_mode=custom` has no metadata)."""
     broker.open_run(RUN, resumable=True)
     for name in ("metadata", "values", "custom", "updates|sub:1", "messages", "messages/partial", "error"):
         broker.publish(RUN, name, {})
     broker.finish(RUN)
     custom = await drain(broker.subscribe(RUN, last_event_id="0", modes={"custom"}))
-    assert [e.event for e in custom] == ["metadata", "custom", "error"]
+    assert [e.event for e in custom] == ["custom"]
     both = await drain(broker.subscribe(RUN, last_event_id="0", modes=["updates", "messages-tuple"]))
-    assert [e.event for e in both] == ["metadata", "updates|sub:1", "messages", "error"]
+    assert [e.event for e in both] == ["updates|sub:1", "messages", "messages/partial"]
     legacy = await drain(broker.subscribe(RUN, last_event_id="0", modes={"messages"}))
-    assert [e.event for e in legacy] == ["metadata", "messages/partial", "error"]
+    assert [e.event for e in legacy] == ["messages", "messages/partial"]
+    lifecycle = await drain(broker.subscribe(RUN, last_event_id="0", modes={"metadata", "error"}))
+    assert [e.event for e in lifecycle] == ["metadata", "error"]
+    # An empty filter is no filter (the SDK sends `?stream_mode=` when it has none).
+    for empty in ([], [""]):
+        assert len(await drain(broker.subscribe(RUN, last_event_id="0", modes=empty))) == 7
+
+
+async def test_thread_mode_filters(broker: RunBroker) -> None:
+    """Reference `Threads.Stream.join`: `run_modes` is everything but state updates."""
+    broker.publish_thread(THREAD, "metadata", {"run_id": RUN, "attempt": 1}, mode="lifecycle")
+    broker.publish_thread(THREAD, "values", {}, mode="run_modes")
+    broker.publish_thread(THREAD, "metadata", {"status": "run_done", "run_id": RUN}, mode="lifecycle")
+    broker.publish_thread(THREAD, "state_update", {"state": {}}, mode="state_update")
+    expected = {
+        ("run_modes",): ["metadata", "values", "metadata"],
+        ("lifecycle",): ["metadata", "metadata"],
+        ("state_update",): ["state_update"],
+        ("lifecycle", "state_update"): ["metadata", "metadata", "state_update"],
+        ("run_modes", "state_update"): ["metadata", "values", "metadata", "state_update"],
+    }
+    for modes, names in expected.items():
+        sub = broker.subscribe_thread(THREAD, last_event_id="0", modes=modes)
+        assert [e.event for e in await sub.next_batch(0) or []] == names, modes
+        sub.close()
 
 
 # -- rule 6: end -------------------------------------------------------------------------------

@@ -28,6 +28,9 @@ Extra graphs for engine features:
 - `uncompiled`: an uncompiled `StateGraph`; node `increment` adds 1 to `count`.
 - `ctx`: `context_schema=GreetingContext` (dataclass, `greeting: str = "Hello"`); node `greet`
   writes `{"reply": "<greeting>, <name>!"}` using `runtime.context`.
+- `echo_config`: node `echo` writes `{"seen": {"configurable": ..., "metadata": ...}}`, the run
+  config the node received (JSON-safe entries only, no `__` keys), so tests can see what a graph
+  is given (`configurable` itself is a reserved channel name).
 """
 
 from __future__ import annotations
@@ -365,3 +368,77 @@ ctx_builder.add_node("greet", greet)
 ctx_builder.add_edge(START, "greet")
 ctx_builder.add_edge("greet", END)
 ctx = ctx_builder.compile()
+
+# ---------------------------------------------------------------------------------------------
+# echo_config
+# ---------------------------------------------------------------------------------------------
+
+
+class EchoConfigState(TypedDict, total=False):
+    seen: dict[str, Any]
+
+
+def _json_safe(value: Any) -> bool:
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def echo(state: EchoConfigState, config: RunnableConfig) -> dict:
+    """Return what the run's config looked like inside the node (JSON-safe, no `__` keys)."""
+    configurable = {
+        k: v
+        for k, v in (config.get("configurable") or {}).items()
+        if not k.startswith("__") and _json_safe(v)
+    }
+    metadata = {k: v for k, v in (config.get("metadata") or {}).items() if _json_safe(v)}
+    return {"seen": {"configurable": configurable, "metadata": metadata}}
+
+
+echo_config_builder = StateGraph(EchoConfigState)
+echo_config_builder.add_node("echo", echo)
+echo_config_builder.add_edge(START, "echo")
+echo_config_builder.add_edge("echo", END)
+echo_config = echo_config_builder.compile()
+
+# ---------------------------------------------------------------------------------------------
+# notes: store round trips in the run owner's namespace
+# ---------------------------------------------------------------------------------------------
+
+
+class NotesState(TypedDict, total=False):
+    key: str
+    note: dict[str, Any]
+    log_thread: bool
+    fail: bool
+    found: Any
+
+
+async def take_note(state: NotesState, config: RunnableConfig) -> dict:
+    """Work on item `key` in `(owner, "notes")`, owner = the run's `metadata.owner` ("service" if none).
+
+    Writes `note` if given; with `log_thread`, appends the run's thread id to the item's
+    `threads` list; then raises if `fail`, else returns the item's value as `found`.
+    """
+    store = get_store()
+    namespace = (str((config.get("metadata") or {}).get("owner") or "service"), "notes")
+    key = state.get("key") or "default"
+    if state.get("note") is not None:
+        await store.aput(namespace, key, state["note"])
+    if state.get("log_thread"):
+        item = await store.aget(namespace, key)
+        threads = [*(item.value.get("threads", []) if item else []), config["configurable"]["thread_id"]]
+        await store.aput(namespace, key, {"threads": threads})
+    if state.get("fail"):
+        raise RuntimeError("notes graph failure requested by input")
+    item = await store.aget(namespace, key)
+    return {"found": item.value if item else None}
+
+
+notes_builder = StateGraph(NotesState)
+notes_builder.add_node("take_note", take_note)
+notes_builder.add_edge(START, "take_note")
+notes_builder.add_edge("take_note", END)
+notes = notes_builder.compile()
