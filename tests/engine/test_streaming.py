@@ -7,7 +7,7 @@ run config copies what langgraph-api put into the reference runs' config (its ex
 `configurable` and `metadata` keys included), so masked payloads are compared in full: event
 names, order, keys, key order and values.
 
-Transcripts are read from `/work/shared/reference/transcripts` (override with
+Transcripts are read from `../shared/reference/transcripts` beside the checkout (override with
 `ROBYN_REFERENCE_TRANSCRIPTS`); tests that need one skip when it is missing. Scenarios the
 transcripts lack were captured from the same reference server (langgraph-api 0.16.7,
 langgraph 1.2.22) and are pinned below as event-name sequences.
