@@ -9,6 +9,8 @@ the caller's checkpointer and store, so the shared graph is never mutated.
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import importlib
 import importlib.util
 import inspect
@@ -30,6 +32,7 @@ from langchain_core.runnables import RunnableConfig
 from langchain_core.runnables.config import ensure_config, var_child_runnable_config
 from langgraph._internal._constants import CONFIG_KEY_CHECKPOINTER, CONFIG_KEY_RUNTIME
 from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.errors import EmptyChannelError
 from langgraph.graph import StateGraph
 from langgraph.pregel import Pregel
 from langgraph.runtime import Runtime
@@ -193,6 +196,27 @@ class GraphRegistry:
             raise errors.NotFound(
                 f"Graph '{graph_id}' not found. Expected one of: {sorted(self._specs)}"
             ) from None
+
+    def state_values(self, graph_id: str, raw: Mapping[str, Any]) -> dict[str, Any]:
+        """Order raw checkpoint values like the graph's state and fill never-written reducer defaults.
+
+        Only possible without running code for graphs registered as graph objects; values of
+        factory graphs are returned as stored. (`GET /state` builds the graph and is exact.)
+        """
+        spec = self._specs.get(graph_id)
+        if spec is None or spec._graph is None:
+            return dict(raw)
+        channels = spec._graph.channels
+        keys = spec._graph.stream_channels
+        keys = keys if isinstance(keys, list) else [keys]
+        values: dict[str, Any] = {}
+        for key in keys:
+            if key in raw:
+                values[key] = raw[key]
+            elif key in channels:
+                with contextlib.suppress(EmptyChannelError):
+                    values[key] = copy.deepcopy(channels[key].get())
+        return values
 
     def __contains__(self, graph_id: object) -> bool:
         return graph_id in self._specs

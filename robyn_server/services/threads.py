@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 from typing import Any
 
 from robyn_server import models
 from robyn_server.clock import utcnow
 from robyn_server.engine.checkpoints import copy_thread, prune_keep_latest
+from robyn_server.engine.graphs import GraphRegistry
 from robyn_server.engine.thread_state import ThreadStateReader, ThreadSummary
 from robyn_server.errors import BadRequest
 from robyn_server.ids import uuid4, uuid7
@@ -43,13 +45,18 @@ class ThreadView:
 class ThreadService:
     """Thread use cases over storage and the checkpointer."""
 
-    def __init__(self, storage: Storage) -> None:
+    def __init__(self, storage: Storage, graphs: GraphRegistry) -> None:
         self._storage = storage
+        self._graphs = graphs
         self._reader = ThreadStateReader(storage.checkpointer)
 
     async def view(self, thread: Thread) -> ThreadView:
         """Attach the state summary read from the checkpointer."""
-        return ThreadView(thread, await self._reader.summary(thread["thread_id"]))
+        summary = await self._reader.summary(thread["thread_id"])
+        graph_id = thread["metadata"].get("graph_id")
+        if summary.values is not None and graph_id in self._graphs:
+            summary = dataclasses.replace(summary, values=self._graphs.state_values(graph_id, summary.values))
+        return ThreadView(thread, summary)
 
     async def create(self, body: models.ThreadCreate, *, owner: str | None) -> tuple[ThreadView, str | None]:
         """Create a thread. Returns the view and, for supersteps that could not apply, a warning."""

@@ -242,11 +242,6 @@ async def test_wait_on_failing_graph_gives_error_body_and_error_thread(sdk, http
     assert thread["status"] == "idle" and thread["error"] is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="thread values are read from raw checkpoint channels (engine/thread_state.py), so a "
-    "reducer channel that was never written is missing; the reference shows it as `[]`",
-)
 async def test_thread_values_show_unwritten_reducer_channels(sdk) -> None:
     tid = (await sdk.threads.create())["thread_id"]
     await sdk.runs.wait(tid, "slow", input={"fail": True}, raise_error=False)
