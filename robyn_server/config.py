@@ -162,6 +162,9 @@ def load_settings(argv: Sequence[str] | None = None, environ: Mapping[str, str] 
     host = args.host or get("ROBYN_HOST")
     if host:
         changes["host"] = host
+    elif not (get("SUPABASE_URL") or get("SUPABASE_JWT_SECRET")):
+        # Dev mode without an explicit host: serve on loopback rather than refusing to start.
+        changes["host"] = "127.0.0.1"
     if port := args.port or get("ROBYN_PORT"):
         changes["port"] = _parse_int("ROBYN_PORT", port, minimum=1, maximum=65535)
     if workers := args.workers or get("ROBYN_WORKERS"):

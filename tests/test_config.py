@@ -17,6 +17,12 @@ def test_defaults() -> None:
     assert not settings.auth_enabled
 
 
+def test_dev_mode_without_a_host_binds_loopback_and_auth_binds_everywhere() -> None:
+    assert load_settings(["--env-file", "/x"], {}).host == "127.0.0.1"
+    secured = {"SUPABASE_URL": "https://p.supabase.co", "SUPABASE_KEY": "k"}
+    assert load_settings(["--env-file", "/x"], secured).host == "0.0.0.0"
+
+
 def test_flags_override_env(tmp_path: Path) -> None:
     env = {"ROBYN_HOST": "127.0.0.1", "ROBYN_PORT": "9000", "ROBYN_WORKERS": "2"}
     settings = load_settings(["--env-file", "/x", "--port", "9100", "--workers", "3"], env)
