@@ -231,7 +231,8 @@ class RunManager:
         except Exception as exc:
             status = "error"
             error = error_payload(exc)
-            logger.info("run %s failed: %s: %s", run_id, error["error"], error["message"])
+            # Clients get the sanitized payload; operators get the real exception.
+            logger.warning("run %s failed: %s: %s", run_id, type(exc).__name__, exc)
             self._emit(run_id, thread_id, "error", error, mode="run_modes")
         # Recording the end must not be cut short by a late cancel.
         live.finishing = True
