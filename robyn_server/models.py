@@ -200,6 +200,13 @@ class ThreadPrune(RequestModel):
     strategy: Literal["delete", "keep_latest"] = "delete"
 
 
+def check_webhook(value: str | None) -> str | None:
+    """A webhook must be an http(s) URL (runs and crons share this rule)."""
+    if value is not None and not value.startswith(("http://", "https://")):
+        raise ValueError("webhook must be an http(s) URL")
+    return value
+
+
 def select_fields(record: dict[str, Any], select: list[str] | None) -> dict[str, Any]:
     """Keep only the requested fields (in the requested order), as `select` does."""
     if not select:
@@ -259,9 +266,7 @@ class RunCreate(RequestModel):
     @field_validator("webhook")
     @classmethod
     def _check_webhook(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("http://", "https://")):
-            raise ValueError("webhook must be an http(s) URL")
-        return value
+        return check_webhook(value)
 
     @field_validator("stream_mode", mode="before")
     @classmethod

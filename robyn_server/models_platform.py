@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from robyn_server.models import InterruptNodes, Limit, Offset, RequestModel
+from robyn_server.models import InterruptNodes, Limit, Offset, RequestModel, check_webhook
 
 # ---------------------------------------------------------------- store
 
@@ -107,9 +107,7 @@ class CronRunFields(RequestModel):
     @field_validator("webhook")
     @classmethod
     def _check_webhook(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("http://", "https://")):
-            raise ValueError("webhook must be an http(s) URL")
-        return value
+        return check_webhook(value)
 
 
 class CronCreate(CronRunFields):

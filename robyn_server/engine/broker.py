@@ -43,191 +43,20 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import deque
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
-from robyn_server.sse import START, StreamId, dumps, encode_event, parse_last_event_id
+from robyn_server.engine.subscription import (
+    MESSAGE_MODES,
+    THREAD_MODES,
+    EventLog,
+    StreamEvent,
+    Subscription,
+    event_mode,
+)
+from robyn_server.sse import StreamId, dumps, parse_last_event_id
 
 __all__ = ["RunBroker", "StreamEvent", "Subscription", "event_mode"]
-
-_MESSAGE_MODES = frozenset({"messages", "messages-tuple"})
-_THREAD_MODES = {"metadata": "lifecycle", "state_update": "state_update"}
-
-
-def event_mode(event: str) -> str:
-    """The stream mode an event name belongs to (rule 5)."""
-    base = event.partition("|")[0]
-    if base == "messages":
-        return "messages-tuple"
-    if base.startswith("messages/"):
-        return "messages"
-    return base
-
-
-@dataclass(frozen=True, slots=True)
-class StreamEvent:
-    """One published event: its id, wire name, compact JSON payload and mode."""
-
-    id: str
-    stream_id: StreamId
-    event: str
-    data: bytes
-    mode: str
-
-    def encode(self, *, with_id: bool) -> bytes:
-        """The SSE frame for this event, with its `id:` line only if `with_id`."""
-        return encode_event(self.event, self.data, event_id=self.id if with_id else None)
-
-
-class _Log:
-    """The events of one run or thread, and the subscribers following it."""
-
-    __slots__ = ("events", "finished", "last_id", "last_publish", "subscribers", "timer")
-
-    def __init__(self, max_events: int) -> None:
-        self.events: deque[StreamEvent] = deque(maxlen=max_events)
-        self.subscribers: set[Subscription] = set()
-        self.finished = False
-        self.last_id = START
-        self.last_publish = 0.0  # loop time, for thread retention
-        self.timer: asyncio.TimerHandle | None = None
-
-    def next_id(self, now_ms: int) -> StreamId:
-        last = self.last_id
-        self.last_id = StreamId(last.ms, last.seq + 1) if now_ms <= last.ms else StreamId(now_ms, 0)
-        return self.last_id
-
-    def append(self, event: StreamEvent) -> None:
-        self.events.append(event)
-        for sub in tuple(self.subscribers):
-            sub._offer(event)
-
-    def finish(self) -> None:
-        self.finished = True
-        for sub in tuple(self.subscribers):
-            sub._wake.set()
-
-    def cancel_timer(self) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
-
-
-class Subscription:
-    """One subscriber's cursor: its own queue, filled by the broker (see the module rules).
-
-    Iterate it (`async for event in sub`) or call `next_batch`. Always `close()` it (or use it
-    as a context manager) when the client goes away; ending by itself also unregisters it.
-    """
-
-    def __init__(
-        self,
-        log: _Log,
-        *,
-        modes: Collection[str] | None,
-        max_queue: int,
-        on_close: Callable[[_Log], None] | None = None,
-    ) -> None:
-        self._log = log
-        self._modes = frozenset(modes) if modes is not None else None
-        self._max_queue = max_queue
-        self._on_close = on_close
-        self._queue: deque[StreamEvent] = deque()
-        self._wake = asyncio.Event()
-        self._closed = False
-        self._cut = False
-
-    def accepts(self, event: StreamEvent) -> bool:
-        """Whether this subscriber's mode filter lets `event` through."""
-        return self._modes is None or event.mode in self._modes
-
-    @property
-    def ended(self) -> bool:
-        """True once nothing more will come: closed, or the source ended and the queue is empty."""
-        return self._closed or (not self._queue and (self._log.finished or self._cut))
-
-    async def next_batch(self, timeout: float | None = None) -> list[StreamEvent] | None:
-        """Wait for events and return all that are queued now.
-
-        Args:
-            timeout: the longest wait in seconds for the first event; None waits indefinitely.
-
-        Returns:
-            The queued events (at least one), `[]` if `timeout` passed first, None once ended.
-        """
-        if not self._queue:
-            if self.ended:
-                self.close()
-                return None
-            if timeout is not None and timeout <= 0:
-                return []
-            self._wake.clear()
-            try:
-                async with asyncio.timeout(timeout):
-                    await self._wake.wait()
-            except TimeoutError:
-                return []
-            if not self._queue:
-                if self.ended:
-                    self.close()
-                    return None
-                return []
-        batch = list(self._queue)
-        self._queue.clear()
-        return batch
-
-    def close(self) -> None:
-        """Stop receiving and unregister; a waiting `next_batch` returns None. Idempotent."""
-        if self._closed:
-            return
-        self._closed = True
-        self._queue.clear()
-        self._wake.set()
-        self._log.subscribers.discard(self)
-        if self._on_close is not None:
-            self._on_close(self._log)
-
-    def _offer(self, event: StreamEvent) -> None:
-        if not self.accepts(event):
-            return
-        if len(self._queue) >= self._max_queue:
-            self._cut = True
-            self._log.subscribers.discard(self)
-        else:
-            self._queue.append(event)
-        self._wake.set()
-
-    def __aiter__(self) -> Self:
-        return self
-
-    async def __anext__(self) -> StreamEvent:
-        if not self._queue:
-            batch = await self.next_batch()
-            while batch == []:  # pragma: no cover - only after a spurious wake
-                batch = await self.next_batch()
-            if batch is None:
-                raise StopAsyncIteration
-            self._queue.extend(batch)
-        return self._queue.popleft()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
 
 class RunBroker:
@@ -258,8 +87,8 @@ class RunBroker:
         self.thread_retention_seconds = thread_retention_seconds
         self.max_queue = max_queue
         self._clock = clock
-        self._runs: dict[str, _Log] = {}  # run_id -> log; open, or finished within retention
-        self._threads: dict[str, _Log] = {}  # thread_id -> log; dropped after idle retention
+        self._runs: dict[str, EventLog] = {}  # run_id -> log; open, or finished within retention
+        self._threads: dict[str, EventLog] = {}  # thread_id -> log; dropped after idle retention
 
     # -- run channel ---------------------------------------------------------------------------
 
@@ -277,7 +106,7 @@ class RunBroker:
             return
         if log is not None:
             log.cancel_timer()
-        self._runs[str(run_id)] = _Log(self.max_events if resumable else 0)
+        self._runs[str(run_id)] = EventLog(self.max_events if resumable else 0)
 
     def publish(self, run_id: str, event: str, data: Any, *, mode: str | None = None) -> StreamEvent:
         """Append an event to a run's log and hand it to every subscriber.
@@ -353,7 +182,7 @@ class RunBroker:
         after = _parse(last_event_id)
         log = self._runs.get(str(run_id))
         if log is None:
-            log = _Log(0)
+            log = EventLog(0)
             log.finished = True
         modes = _run_modes_filter(modes)
         return self._subscribe(log, after, modes, on_close=None)
@@ -378,7 +207,7 @@ class RunBroker:
                 `state_update` and everything else is `run_modes`.
         """
         if mode is None:
-            mode = _THREAD_MODES.get(event, "run_modes")
+            mode = THREAD_MODES.get(event, "run_modes")
         log = self._thread_log(str(thread_id))
         log.last_publish = _loop_time()
         self._arm_thread_timer(str(thread_id), log)
@@ -422,7 +251,7 @@ class RunBroker:
 
     # -- internals -----------------------------------------------------------------------------
 
-    def _append(self, log: _Log, event: str, data: Any, mode: str | None) -> StreamEvent:
+    def _append(self, log: EventLog, event: str, data: Any, mode: str | None) -> StreamEvent:
         stream_id = log.next_id(int(self._clock() * 1000))
         stored = StreamEvent(
             id=str(stream_id),
@@ -436,10 +265,10 @@ class RunBroker:
 
     def _subscribe(
         self,
-        log: _Log,
+        log: EventLog,
         after: StreamId | None,
         modes: Collection[str] | None,
-        on_close: Callable[[_Log], None] | None,
+        on_close: Callable[[EventLog], None] | None,
     ) -> Subscription:
         sub = Subscription(log, modes=modes, max_queue=self.max_queue, on_close=on_close)
         if after is not None:
@@ -450,19 +279,19 @@ class RunBroker:
             log.subscribers.add(sub)
         return sub
 
-    def _drop_run(self, run_id: str, log: _Log) -> None:
+    def _drop_run(self, run_id: str, log: EventLog) -> None:
         log.cancel_timer()
         log.finish()
         if self._runs.get(run_id) is log:
             del self._runs[run_id]
 
-    def _thread_log(self, thread_id: str) -> _Log:
+    def _thread_log(self, thread_id: str) -> EventLog:
         log = self._threads.get(thread_id)
         if log is None:
-            log = self._threads[thread_id] = _Log(self.thread_max_events)
+            log = self._threads[thread_id] = EventLog(self.thread_max_events)
         return log
 
-    def _arm_thread_timer(self, thread_id: str, log: _Log) -> None:
+    def _arm_thread_timer(self, thread_id: str, log: EventLog) -> None:
         if log.timer is not None or log.subscribers or self._threads.get(thread_id) is not log:
             return
         try:
@@ -473,7 +302,7 @@ class RunBroker:
         delay = max(0.0, self.thread_retention_seconds - (loop.time() - log.last_publish))
         log.timer = loop.call_later(delay, self._expire_thread, thread_id, log)
 
-    def _expire_thread(self, thread_id: str, log: _Log) -> None:
+    def _expire_thread(self, thread_id: str, log: EventLog) -> None:
         log.timer = None
         if log.subscribers or self._threads.get(thread_id) is not log:
             return
@@ -489,7 +318,7 @@ def _run_modes_filter(modes: Collection[str] | None) -> frozenset[str] | None:
     kept = frozenset(m for m in modes or () if m)
     if not kept:
         return None
-    return kept | _MESSAGE_MODES if kept & _MESSAGE_MODES else kept
+    return kept | MESSAGE_MODES if kept & MESSAGE_MODES else kept
 
 
 def _parse(last_event_id: str | StreamId | None) -> StreamId | None:

@@ -26,51 +26,19 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
-
-from langgraph.types import Command
+from typing import Any
 
 from robyn_server.engine.broker import RunBroker, Subscription
 from robyn_server.engine.checkpoints import delete_run_checkpoints
 from robyn_server.engine.graphs import GraphRegistry
+from robyn_server.engine.run_spec import CancelAction, RunOutcome, RunSpec, build_command
 from robyn_server.engine.streaming import error_payload, stream_graph
-from robyn_server.engine.thread_state import interrupt_to_wire
 from robyn_server.errors import NotFound
 from robyn_server.sse import dumps
 from robyn_server.storage.base import Run, RunStatus, Storage, ThreadPatch
 from robyn_server.wire import run_to_wire
 
 logger = logging.getLogger(__name__)
-
-CancelAction = Literal["interrupt", "rollback"]
-
-
-@dataclass(frozen=True)
-class RunSpec:
-    """How to execute a run; built by the run service from the request."""
-
-    graph_id: str
-    input: Any
-    command: dict[str, Any] | None
-    config: dict[str, Any]
-    context: dict[str, Any] | None
-    stream_modes: list[str]
-    subgraphs: bool
-    resumable: bool
-    interrupt_before: list[str] | Literal["*"] | None
-    interrupt_after: list[str] | Literal["*"] | None
-    durability: str | None
-    after_seconds: float = 0.0
-    webhook: str | None = None
-    temporary: bool = False
-
-
-@dataclass
-class RunOutcome:
-    """The end of a run: its status and the final output `/wait` and `/join` return."""
-
-    status: RunStatus
-    output: bytes
 
 
 @dataclass
@@ -263,7 +231,7 @@ class RunManager:
     async def _stream(self, graph: Any, run_id: str, thread_id: str, spec: RunSpec) -> None:
         graph_input: Any = spec.input
         if spec.command is not None:
-            graph_input = _command(spec.command)
+            graph_input = build_command(spec.command)
         config = dict(spec.config)
         kwargs: dict[str, Any] = {}
         if spec.context is not None:
@@ -482,17 +450,4 @@ class RunManager:
         await self._finish(run, live, "interrupted", None, False, 0.0, started=False)
 
 
-def _command(raw: dict[str, Any]) -> Command:
-    """`command: {resume, update, goto}` → a LangGraph Command."""
-    kwargs: dict[str, Any] = {}
-    if "resume" in raw:
-        kwargs["resume"] = raw["resume"]
-    if raw.get("update") is not None:
-        update = raw["update"]
-        kwargs["update"] = [tuple(item) for item in update] if isinstance(update, list) else update
-    if raw.get("goto") is not None:
-        kwargs["goto"] = raw["goto"]
-    return Command(**kwargs)
-
-
-__all__ = ["RunManager", "RunOutcome", "RunSpec", "interrupt_to_wire"]
+__all__ = ["CancelAction", "RunManager", "RunOutcome", "RunSpec"]
