@@ -130,7 +130,9 @@ if orjson is not None:
         datetimes (str / ISO-8601), sets, bytes (base64) and falls back to `str()`.
         """
         try:
-            return orjson.dumps(obj, default=_default, option=_ORJSON_OPTIONS)
+            # orjson's result keeps its ~8 KiB write buffer allocated whatever its length; payloads
+            # are retained (stream logs, run outcomes), so keep an exact-size copy instead.
+            return bytes(memoryview(orjson.dumps(obj, default=_default, option=_ORJSON_OPTIONS)))
         except orjson.JSONEncodeError:
             # orjson refuses ints beyond 64 bits and nesting deeper than 254; the stdlib does not.
             return _stdlib_dumps(obj)

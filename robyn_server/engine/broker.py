@@ -27,8 +27,12 @@ Rules (style.md habit 8; each is tested in `tests/engine/test_broker.py`):
    logs never finish on their own; `close()` ends every subscription at shutdown.
 7. **Retention.** A resumable run keeps its newest `max_events` events until `retention_seconds`
    after `finish` (or until `release`). A non-resumable run keeps none (subscribers still get ids)
-   and is forgotten at `finish`. A thread keeps its newest `thread_max_events` events and is
-   forgotten once it has had no subscriber and no publish for `thread_retention_seconds`.
+   and is forgotten at `finish`. A thread's log exists only while the thread is followed: the
+   first `subscribe_thread` opens it, events published while nobody follows (and never has,
+   within the window) are not kept, and an open log keeps its newest `thread_max_events` events
+   until it has had no subscriber and no publish for `thread_retention_seconds`. So a client
+   can reconnect with `Last-Event-ID` within the window, but a thread nobody watches costs
+   nothing.
 8. **Slow subscribers.** A subscriber whose queue reaches `max_queue` events stops receiving: it
    delivers what it holds, then ends; the client resumes with `Last-Event-ID`.
 
@@ -208,7 +212,10 @@ class RunBroker:
         """
         if mode is None:
             mode = THREAD_MODES.get(event, "run_modes")
-        log = self._thread_log(str(thread_id))
+        log = self._threads.get(str(thread_id))
+        if log is None:
+            # Nobody follows this thread (rule 7): nothing to deliver or keep.
+            return self._unlogged(event, data, mode)
         log.last_publish = _loop_time()
         self._arm_thread_timer(str(thread_id), log)
         return self._append(log, event, data, mode)
@@ -250,6 +257,12 @@ class RunBroker:
         self._threads.clear()
 
     # -- internals -----------------------------------------------------------------------------
+
+    def _unlogged(self, event: str, data: Any, mode: str) -> StreamEvent:
+        """An event for a channel without a log: it has an id but goes nowhere."""
+        stream_id = StreamId(int(self._clock() * 1000), 0)
+        payload = data if isinstance(data, bytes) else dumps(data)
+        return StreamEvent(id=str(stream_id), stream_id=stream_id, event=event, data=payload, mode=mode)
 
     def _append(self, log: EventLog, event: str, data: Any, mode: str | None) -> StreamEvent:
         stream_id = log.next_id(int(self._clock() * 1000))

@@ -191,6 +191,7 @@ async def test_mode_filter_keeps_only_requested_modes(broker: RunBroker) -> None
 
 async def test_thread_mode_filters(broker: RunBroker) -> None:
     """Reference `Threads.Stream.join`: `run_modes` is everything but state updates."""
+    watcher = broker.subscribe_thread(THREAD)  # a followed thread keeps its log
     broker.publish_thread(THREAD, "metadata", {"run_id": RUN, "attempt": 1}, mode="lifecycle")
     broker.publish_thread(THREAD, "values", {}, mode="run_modes")
     broker.publish_thread(THREAD, "metadata", {"status": "run_done", "run_id": RUN}, mode="lifecycle")
@@ -206,6 +207,7 @@ async def test_thread_mode_filters(broker: RunBroker) -> None:
         sub = broker.subscribe_thread(THREAD, last_event_id="0", modes=modes)
         assert [e.event for e in await sub.next_batch(0) or []] == names, modes
         sub.close()
+    watcher.close()
 
 
 # -- rule 6: end -------------------------------------------------------------------------------
@@ -369,6 +371,7 @@ async def test_slow_subscriber_is_cut_after_max_queue() -> None:
 
 
 async def test_thread_channel_replays_follows_and_never_ends_by_itself(broker: RunBroker) -> None:
+    watcher = broker.subscribe_thread(THREAD)
     first = broker.publish_thread(THREAD, "metadata", {"run_id": RUN, "attempt": 1})
     sub = broker.subscribe_thread(THREAD, last_event_id=first.id)
     live = broker.subscribe_thread(THREAD)
@@ -379,13 +382,15 @@ async def test_thread_channel_replays_follows_and_never_ends_by_itself(broker: R
     assert await sub.next_batch(0.01) == []  # still open
     lifecycle = broker.subscribe_thread(THREAD, last_event_id="0", modes={"lifecycle"})
     assert [e.event for e in await lifecycle.next_batch(0) or []] == ["metadata", "metadata"]
-    for s in (sub, live, lifecycle):
+    for s in (sub, live, lifecycle, watcher):
         s.close()
 
 
 async def test_thread_log_is_bounded_and_dropped_when_idle() -> None:
     broker = RunBroker(thread_max_events=2, thread_retention_seconds=0.02)
+    watcher = broker.subscribe_thread(THREAD)
     events = [broker.publish_thread(THREAD, "custom", {"n": i}) for i in range(3)]
+    watcher.close()
     sub = broker.subscribe_thread(THREAD, last_event_id="-1")
     assert await sub.next_batch(0) == events[1:]
     await asyncio.sleep(0.04)
@@ -393,6 +398,16 @@ async def test_thread_log_is_bounded_and_dropped_when_idle() -> None:
     sub.close()
     await asyncio.sleep(0.04)
     assert not broker.has_thread(THREAD)
+
+
+async def test_unfollowed_thread_keeps_nothing(broker: RunBroker) -> None:
+    broker.publish_thread(THREAD, "custom", {"n": 1})
+    assert not broker.has_thread(THREAD)
+    late = broker.subscribe_thread(THREAD, last_event_id="-1")
+    assert await late.next_batch(0.01) == []
+    live = broker.publish_thread(THREAD, "custom", {"n": 2})
+    assert await late.next_batch(0) == [live]
+    late.close()
 
 
 async def test_subscribe_thread_on_unknown_thread_waits_for_events(broker: RunBroker) -> None:
