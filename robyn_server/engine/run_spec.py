@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any, Literal
 
 from langgraph.types import Command
@@ -51,3 +52,24 @@ def build_command(raw: dict[str, Any]) -> Command:
     if raw.get("goto") is not None:
         kwargs["goto"] = raw["goto"]
     return Command(**kwargs)
+
+
+try:
+    _LANGGRAPH_VERSION: str | None = version("langgraph")
+except PackageNotFoundError:  # pragma: no cover - langgraph is a dependency
+    _LANGGRAPH_VERSION = None
+
+
+def execution_metadata(run_id: str, thread_id: str) -> dict[str, Any]:
+    """Config metadata the reference adds when a run executes (seen in checkpoints and stream metadata).
+
+    `langgraph_api_version`, `langgraph_plan` and `langgraph_api_url` are langgraph-api's own
+    facts and are not claimed here.
+    """
+    return {
+        "run_attempt": 1,
+        "langgraph_version": _LANGGRAPH_VERSION,
+        "langgraph_host": "self-hosted",
+        "run_id": run_id,
+        "thread_id": thread_id,
+    }

@@ -31,7 +31,7 @@ from typing import Any
 from robyn_server.engine.broker import RunBroker, Subscription
 from robyn_server.engine.checkpoints import delete_run_checkpoints
 from robyn_server.engine.graphs import GraphRegistry
-from robyn_server.engine.run_spec import CancelAction, RunOutcome, RunSpec, build_command
+from robyn_server.engine.run_spec import CancelAction, RunOutcome, RunSpec, build_command, execution_metadata
 from robyn_server.engine.streaming import error_payload, stream_graph
 from robyn_server.errors import NotFound
 from robyn_server.sse import dumps
@@ -180,14 +180,18 @@ class RunManager:
                 ran = True
                 self.started_total += 1
                 self._emit(run_id, thread_id, "metadata", {"run_id": run_id, "attempt": 1}, mode="lifecycle")
+                config = {
+                    **spec.config,
+                    "metadata": {**spec.config.get("metadata", {}), **execution_metadata(run_id, thread_id)},
+                }
                 async with self._graphs.build(
                     spec.graph_id,
-                    spec.config,
+                    config,
                     checkpointer=self._storage.checkpointer,
                     store=self._storage.store,
                 ) as graph:
                     try:
-                        await self._stream(graph, run_id, thread_id, spec)
+                        await self._stream(graph, run_id, thread_id, spec, config)
                     finally:
                         # From here on the run is ending: too late to cancel. Read the end
                         # state even when cancelled or failed.
@@ -228,11 +232,12 @@ class RunManager:
                 values["__interrupt__"] = list(state.interrupts)
         return values, bool(state.next)
 
-    async def _stream(self, graph: Any, run_id: str, thread_id: str, spec: RunSpec) -> None:
+    async def _stream(
+        self, graph: Any, run_id: str, thread_id: str, spec: RunSpec, config: dict[str, Any]
+    ) -> None:
         graph_input: Any = spec.input
         if spec.command is not None:
             graph_input = build_command(spec.command)
-        config = dict(spec.config)
         kwargs: dict[str, Any] = {}
         if spec.context is not None:
             kwargs["context"] = spec.context

@@ -6,10 +6,14 @@ import dataclasses
 from datetime import timedelta
 from typing import Any
 
+from langgraph.errors import InvalidUpdateError
+from langgraph.types import StateUpdate
+
 from robyn_server import models
 from robyn_server.clock import utcnow
 from robyn_server.engine.checkpoints import copy_thread, prune_keep_latest
 from robyn_server.engine.graphs import GraphRegistry
+from robyn_server.engine.run_spec import build_command
 from robyn_server.engine.thread_state import ThreadStateReader, ThreadSummary
 from robyn_server.errors import BadRequest
 from robyn_server.ids import uuid4, uuid7
@@ -77,13 +81,47 @@ class ThreadService:
         }
         thread = await self._storage.threads.create(record, owner=owner, if_exists=body.if_exists)
         warning = None
-        if body.supersteps and not thread["metadata"].get("graph_id"):
-            # The reference keeps the thread and answers 201 with this detail.
-            warning = (
-                f"Thread {thread['thread_id']} was created, but there were problems updating the state: "
-                + NO_GRAPH_FOR_SUPERSTEPS.format(tid=thread["thread_id"])
-            )
+        if body.supersteps:
+            problem = await self._apply_supersteps(thread, body.supersteps)
+            if problem:
+                # The reference keeps the thread and answers 201 with this detail.
+                warning = (
+                    f"Thread {thread['thread_id']} was created, but there were problems updating "
+                    f"the state: {problem}"
+                )
+            else:
+                thread = await self._storage.threads.get(thread["thread_id"], owner=owner)
         return await self.view(thread), warning
+
+    async def _apply_supersteps(self, thread: Thread, supersteps: list[dict[str, Any]]) -> str | None:
+        """Write initial state as a sequence of supersteps. Returns a problem description, or None."""
+        graph_id = thread["metadata"].get("graph_id")
+        if not graph_id or graph_id not in self._graphs:
+            return NO_GRAPH_FOR_SUPERSTEPS.format(tid=thread["thread_id"])
+        thread_id = thread["thread_id"]
+        config = {"configurable": {"thread_id": thread_id, "checkpoint_ns": "", "graph_id": graph_id}}
+        try:
+            steps = [
+                [
+                    StateUpdate(
+                        build_command(update["command"]) if update.get("command") else update.get("values"),
+                        update.get("as_node"),
+                        update.get("task_id"),
+                    )
+                    for update in step.get("updates", [])
+                ]
+                for step in supersteps
+            ]
+            async with self._graphs.build(
+                graph_id, config, checkpointer=self._storage.checkpointer, store=self._storage.store
+            ) as graph:
+                await graph.abulk_update_state(config, steps)
+                waiting = bool((await graph.aget_state(config)).next)
+        except (InvalidUpdateError, ValueError, KeyError, TypeError, AttributeError) as error:
+            return str(error) or type(error).__name__
+        patch = ThreadPatch(status="interrupted" if waiting else "idle", touch_state=True)
+        await self._storage.threads.update(thread_id, patch, owner=None)
+        return None
 
     async def get(self, thread_id: str, *, owner: str | None) -> ThreadView:
         """The thread with its values. Raises NotFound."""

@@ -1102,6 +1102,10 @@ async def test_graph_config_has_ids_and_safe_headers(sdk, base_url: str, alice) 
     metadata = seen["metadata"]
     assert metadata["owner"] == alice.user_id
     assert metadata["graph_id"] == "echo_config" and metadata["req"] == "r" and metadata["t"] == 1
+    # Execution keys the reference adds to a running run's config metadata.
+    assert metadata["run_attempt"] == 1 and metadata["langgraph_host"] == "self-hosted"
+    assert metadata["run_id"] == rid and metadata["thread_id"] == tid
+    assert metadata["langgraph_version"]
     # The run record never shows the api key either.
     run = await sdk.runs.get(tid, rid)
     assert "should-not-leak" not in json.dumps(run)

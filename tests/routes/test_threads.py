@@ -146,3 +146,36 @@ async def test_isolation_between_users(sdk, sdk_bob, http_bob: httpx.Client, ali
     assert dup.status_code == 409
     await sdk.threads.update(tid, metadata={"owner": "someone-else"})
     assert (await sdk.threads.get(tid))["metadata"]["owner"] == alice.user_id
+
+
+def test_supersteps_with_graph_id_in_metadata_seed_the_state(http: httpx.Client) -> None:
+    seeded = [{"type": "human", "content": "seeded"}, {"type": "ai", "content": "hello"}]
+    body = {
+        "metadata": {"graph_id": "chat"},
+        "supersteps": [
+            {"updates": [{"values": {"messages": seeded[:1]}, "as_node": "agent"}]},
+            {"updates": [{"values": {"messages": seeded[1:]}, "as_node": "agent"}]},
+        ],
+    }
+    created = http.post("/threads", json=body)
+    assert created.status_code == 200, created.text
+    thread = created.json()
+    assert [m["content"] for m in thread["values"]["messages"]] == ["seeded", "hello"]
+    history = http.post(f"/threads/{thread['thread_id']}/history", json={"limit": 10}).json()
+    assert len(history) == 2
+    # The seeded thread continues like any other.
+    run = http.post(
+        f"/threads/{thread['thread_id']}/runs/wait",
+        json={"assistant_id": "chat", "input": {"messages": [{"role": "user", "content": "next"}]}},
+    ).json()
+    assert [m["content"] for m in run["messages"]][:3] == ["seeded", "hello", "next"]
+
+
+def test_supersteps_that_cannot_apply_keep_the_thread_and_answer_201(http: httpx.Client) -> None:
+    body = {
+        "metadata": {"graph_id": "chat"},
+        "supersteps": [{"updates": [{"values": {"messages": []}, "as_node": "nonexistent"}]}],
+    }
+    created = http.post("/threads", json=body)
+    assert created.status_code == 201
+    assert "there were problems updating the state" in created.json()["detail"]
